@@ -1,0 +1,129 @@
+"""The one settings object every process reads (env vars prefixed MOVIEREC_, local defaults).
+
+Only pydantic + pydantic-settings are imported here so that the Airflow and Flink envs
+can read the same settings without the ML stack.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+ModelType = Literal["neumf", "gmf", "mlp", "mf"]
+SplitProtocol = Literal["leave_one_out", "full_ranking"]
+
+
+class Settings(BaseSettings):
+    """Configuration shared by pipelines, DAGs, the Flink job, the service and the scripts."""
+
+    model_config = SettingsConfigDict(env_prefix="MOVIEREC_", env_file=".env", extra="ignore")
+
+    # --- where things live -------------------------------------------------------------
+    var_dir: Path = Field(PROJECT_ROOT / "var", description="Runtime folder (git-ignored): stores, logs, pids")
+    data_root: Path | None = Field(None, description="Folder holding ml-latest-small/, ml-100k/, ml-1m/")
+    dataset: str = Field("ml-latest-small", description="MovieLens dataset to train on")
+    venvs_dir: Path = Field(PROJECT_ROOT / ".venvs", description="Where the ml/airflow/flink envs live")
+
+    # --- MLflow ------------------------------------------------------------------------
+    mlflow_tracking_uri: str | None = Field(None, description="Default: sqlite file under var/mlflow")
+    mlflow_artifact_root: Path | None = Field(None, description="Default: var/mlflow/artifacts")
+    mlflow_experiment: str = "movielens-recommender"
+    model_name: str = "movielens-recommender"
+    promotion_metric: str = "ndcg_at_10"
+    promotion_margin: float = Field(0.0, description="Challenger must beat champion by more than this")
+
+    # --- training ----------------------------------------------------------------------
+    model_type: ModelType = "neumf"
+    split_protocol: SplitProtocol = "leave_one_out"
+    epochs: int = 10
+    batch_size: int = 1024
+    embedding_dim: int = 32
+    mlp_layers: tuple[int, ...] = (64, 32, 16)
+    learning_rate: float = 0.001
+    l2: float = 1e-6
+    num_negatives: int = 4
+    num_eval_negatives: int = 99
+    top_k: int = 10
+    seed: int = 42
+    max_ratings: int | None = Field(None, description="Use only the first N ratings (by time): quick runs")
+
+    # --- Kafka / streaming -------------------------------------------------------------
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    clicks_topic: str = "movie-clicks"
+    dlq_topic: str = "movie-clicks-dlq"
+    clicks_partitions: int = 3
+    feedback_dir: Path | None = Field(None, description="Landed feedback files; default var/feedback")
+    feedback_postgres_url: str | None = Field(None, description="e.g. postgresql://postgres@127.0.0.1:5432/test")
+    flink_checkpoint_interval_s: int = 10
+    flink_jvm_heap: str = "768m"
+    max_future_skew_s: int = 300
+
+    # --- serving -----------------------------------------------------------------------
+    serving_host: str = "127.0.0.1"
+    serving_port: int = 3000
+    model_poll_interval_s: float = 30.0
+    click_ack_timeout_s: float = 5.0
+    cold_start_min_count: int = 10
+
+    # --- Airflow -----------------------------------------------------------------------
+    airflow_port: int = 8080
+    retrain_schedule: str | None = "@daily"
+
+    @model_validator(mode="after")
+    def _fill_derived_defaults(self) -> "Settings":
+        self.var_dir = self.var_dir.resolve()
+        if self.data_root is None:
+            self.data_root = self.var_dir / "data"
+        if self.mlflow_artifact_root is None:
+            self.mlflow_artifact_root = self.var_dir / "mlflow" / "artifacts"
+        if self.mlflow_tracking_uri is None:
+            self.mlflow_tracking_uri = f"sqlite:///{self.var_dir / 'mlflow' / 'mlflow.db'}"
+        if self.feedback_dir is None:
+            self.feedback_dir = self.var_dir / "feedback"
+        return self
+
+    # --- derived paths -----------------------------------------------------------------
+    @property
+    def dataset_dir(self) -> Path:
+        return self.data_root / self.dataset
+
+    @property
+    def runs_dir(self) -> Path:
+        """Per-run working folders (one per pipeline/DAG run id)."""
+        return self.var_dir / "runs"
+
+    @property
+    def state_dir(self) -> Path:
+        """Small durable state: feedback watermarks and the like."""
+        return self.var_dir / "state"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.var_dir / "logs"
+
+    @property
+    def pids_dir(self) -> Path:
+        return self.var_dir / "pids"
+
+    @property
+    def flink_checkpoint_dir(self) -> Path:
+        return self.var_dir / "flink" / "checkpoints"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.var_dir / "airflow"
+
+    def venv_python(self, env: Literal["ml", "airflow", "flink"]) -> Path:
+        return self.venvs_dir / env / "bin" / "python"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (read once from the environment)."""
+    return Settings()
