@@ -1,0 +1,30 @@
+"""Shared fixtures: an isolated runtime folder + settings per test, the committed ml-latest-small slice."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pipelines.settings import Settings
+from tests.helpers import FIXTURE_DATA_ROOT
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Settings pointing at a fresh var/ folder and the committed 80-user slice of ml-latest-small."""
+    return Settings(
+        var_dir=tmp_path / "var",
+        data_root=FIXTURE_DATA_ROOT,
+        dataset="ml-latest-small",
+        epochs=2,
+        batch_size=512,
+        embedding_dim=8,
+        mlp_layers=(16, 8),
+    )

@@ -1,0 +1,28 @@
+"""Small helpers shared by tests (ports, waiting)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_DATA_ROOT = REPO_ROOT / "tests" / "fixtures"
+SHARED_DATA_ROOT = REPO_ROOT.parent / "shared" / "data" / "movielens"
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (tests never use the stack's fixed ports)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.2, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
