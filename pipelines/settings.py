@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     flink_checkpoint_interval_s: int = 10
     flink_jvm_heap: str = "768m"
     max_future_skew_s: int = 300
+    feedback_postgres_table: str = Field("click_feedback", description="Upsert target (PRIMARY KEY event_id)")
+    flink_consumer_group: str = Field("movierec-feedback-landing", description="Offsets committed by the job")
+    flink_parallelism: int = 2
+    flink_dedup_ttl_s: int = Field(86400, description="How long the job remembers an event_id")
+    flink_restart_attempts: int = 3
 
     # --- serving -----------------------------------------------------------------------
     serving_host: str = "127.0.0.1"
