@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     model_poll_interval_s: float = 30.0
     click_ack_timeout_s: float = 5.0
     cold_start_min_count: int = 10
+    serving_workers: int = Field(1, description="BentoML worker processes (each is a replica with its own state)")
+    recent_clicks_window_s: float = Field(86_400.0, description="Clicks younger than this are excluded")
+    recent_clicks_max_users: int = Field(100_000, description="Bound of the in-memory recent-clicks state")
+    recent_clicks_per_user: int = Field(500, description="Most recent clicks kept per user")
+    click_batch_max: int = Field(500, description="Most events accepted by POST /clicks")
 
     # --- Airflow -----------------------------------------------------------------------
     airflow_port: int = 8080
