@@ -1,0 +1,200 @@
+"""MovieLens loaders (ml-latest-small, ml-100k, ml-1m) into one canonical shape, plus the online downloader.
+
+Canonical ratings: user_id, item_id (the MovieLens movie id), rating (float), timestamp (epoch seconds).
+Canonical movies: item_id, title, genres ('|'-joined), year (nullable int).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import shutil
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+RATING_COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
+MOVIE_COLUMNS = ["item_id", "title", "genres", "year"]
+ML100K_GENRES = [
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
+    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+]  # fmt: skip
+
+
+class DataError(RuntimeError):
+    """A data set is missing or malformed; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class MovieLens:
+    name: str
+    ratings: pd.DataFrame
+    movies: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where a data set comes from and how to read it."""
+
+    name: str
+    url: str
+    sha256: str
+    reader: Callable[[Path], MovieLens]
+
+
+def _require(path: Path) -> Path:
+    if not path.is_file():
+        hint = ""
+        if path.name == "ratings.dat":
+            hint = " (ml-1m is distributed without it here; download ml-1m.zip with `make data DATASET=ml-1m`)"
+        raise DataError(f"{path}: file not found{hint}")
+    return path
+
+
+def _read(path: Path, what: str, **kwargs) -> pd.DataFrame:
+    try:
+        return pd.read_csv(_require(path), **kwargs)
+    except DataError:
+        raise
+    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot parse {what}: {str(exc).splitlines()[0]}") from None
+
+
+def _coerce_ratings(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Cast to canonical dtypes; rows that do not parse make the whole file fail with their count."""
+    out = pd.DataFrame({col: pd.to_numeric(df[col], errors="coerce") for col in RATING_COLUMNS})
+    bad = out.isna().any(axis=1)
+    if bad.any():
+        first = int(bad.to_numpy().nonzero()[0][0])
+        raise DataError(f"{path}: {int(bad.sum())} malformed rating row(s), first at data row {first + 1}")
+    return out.astype({"user_id": "int64", "item_id": "int64", "rating": "float64", "timestamp": "int64"})
+
+
+def _split_title_year(titles: pd.Series) -> tuple[pd.Series, pd.Series]:
+    extracted = titles.str.strip().str.extract(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
+    title = extracted["title"].fillna(titles.str.strip())
+    year = pd.to_numeric(extracted["year"], errors="coerce").astype("Int64")
+    return title, year
+
+
+def read_ml_latest_small(folder: Path) -> MovieLens:
+    ratings_path, movies_path = folder / "ratings.csv", folder / "movies.csv"
+    raw = _read(ratings_path, "ratings", dtype=str)
+    expected = {"userId", "movieId", "rating", "timestamp"}
+    if not expected.issubset(raw.columns):
+        raise DataError(f"{ratings_path}: expected columns {sorted(expected)}, got {list(raw.columns)}")
+    ratings = _coerce_ratings(
+        raw.rename(columns={"userId": "user_id", "movieId": "item_id"}), ratings_path
+    )
+    movies_raw = _read(movies_path, "movies", dtype={"movieId": "int64", "title": str, "genres": str})
+    title, year = _split_title_year(movies_raw["title"])
+    movies = pd.DataFrame(
+        {"item_id": movies_raw["movieId"], "title": title, "genres": movies_raw["genres"].fillna(""), "year": year}
+    )
+    return MovieLens(folder.name, ratings, movies)
+
+
+def read_ml_100k(folder: Path) -> MovieLens:
+    ratings_path, items_path = folder / "u.data", folder / "u.item"
+    raw = _read(ratings_path, "ratings", sep="\t", header=None, names=RATING_COLUMNS, dtype=str)
+    ratings = _coerce_ratings(raw, ratings_path)
+    cols = ["item_id", "title", "release_date", "video_release_date", "url", *ML100K_GENRES]
+    items = _read(items_path, "movies", sep="|", header=None, names=cols, encoding="latin-1")
+    flags = items[ML100K_GENRES].to_numpy(dtype=bool)
+    genres = ["|".join(g for g, on in zip(ML100K_GENRES, row) if on) for row in flags]
+    title, year = _split_title_year(items["title"].astype(str))
+    release_year = pd.to_datetime(items["release_date"], format="%d-%b-%Y", errors="coerce").dt.year
+    movies = pd.DataFrame(
+        {"item_id": items["item_id"].astype("int64"), "title": title, "genres": genres,
+         "year": year.fillna(release_year.astype("Int64"))}
+    )  # fmt: skip
+    return MovieLens(folder.name, ratings, movies)
+
+
+def read_ml_1m(folder: Path) -> MovieLens:
+    ratings_path, movies_path = folder / "ratings.dat", folder / "movies.dat"
+    raw = _read(ratings_path, "ratings", sep="::", engine="python", header=None, names=RATING_COLUMNS, dtype=str)
+    ratings = _coerce_ratings(raw, ratings_path)
+    movies_raw = _read(
+        movies_path, "movies", sep="::", engine="python", header=None,
+        names=["item_id", "title", "genres"], encoding="latin-1",
+    )  # fmt: skip
+    title, year = _split_title_year(movies_raw["title"].astype(str))
+    movies = pd.DataFrame(
+        {"item_id": movies_raw["item_id"].astype("int64"), "title": title, "genres": movies_raw["genres"], "year": year}
+    )
+    return MovieLens(folder.name, ratings, movies)
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            "ml-latest-small",
+            "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
+            "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
+            read_ml_latest_small,
+        ),
+        DatasetSpec(
+            "ml-100k",
+            "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
+            "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229",
+            read_ml_100k,
+        ),
+        DatasetSpec(
+            "ml-1m",
+            "https://files.grouplens.org/datasets/movielens/ml-1m.zip",
+            "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
+            read_ml_1m,
+        ),
+    )
+}
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise DataError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}") from None
+
+
+def load_movielens(data_root: Path, name: str) -> MovieLens:
+    """Read one MovieLens data set from `data_root/<name>/` into the canonical frames."""
+    spec = dataset_spec(name)
+    folder = Path(data_root) / name
+    if not folder.is_dir():
+        raise DataError(f"{folder}: data set folder not found (set MOVIEREC_DATA_ROOT or run `make data`)")
+    data = spec.reader(folder)
+    log.info("loaded %s: %d ratings, %d users, %d movies", name, len(data.ratings),
+             data.ratings.user_id.nunique(), len(data.movies))  # fmt: skip
+    return data
+
+
+def download_movielens(name: str, data_root: Path, opener: Callable = urllib.request.urlopen) -> Path:
+    """Download the official GroupLens zip, verify its sha256, unzip into data_root. Online users only."""
+    spec = dataset_spec(name)
+    target = Path(data_root) / name
+    if target.is_dir() and any(target.iterdir()):
+        log.info("%s already present at %s", name, target)
+        return target
+    log.info("downloading %s", spec.url)
+    with opener(spec.url, timeout=120) as resp:
+        payload = resp.read()
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != spec.sha256:
+        raise DataError(f"{spec.url}: sha256 {digest} does not match the published {spec.sha256}")
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        archive.extractall(tmp)
+    inner = tmp / name
+    (inner if inner.is_dir() else tmp).rename(target)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return target
