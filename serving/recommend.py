@@ -1,0 +1,89 @@
+"""Top-k recommendations for one request: personalized for known users, damped popularity otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from serving.schemas import LegacyMovie, LegacyPredictOut, ModelRef, RecommendationsOut, RecommendedMovie
+
+
+class NoChampion(RuntimeError):
+    """No champion model is loaded (none registered yet, or the first load failed)."""
+
+    def __init__(self, reason: str | None = None):
+        super().__init__(reason or "no champion model registered yet")
+
+
+class UnknownGenres(ValueError):
+    """The request names genres that no movie in the catalog has."""
+
+
+def normalize_genres(genres: Iterable[str] | None, known: set[str]) -> list[str] | None:
+    """Split comma lists, trim, match case-insensitively against the catalog's genres; raises UnknownGenres."""
+    if not genres:
+        return None
+    wanted = [g.strip() for raw in genres for g in raw.split(",") if g.strip()]
+    if not wanted:
+        return None
+    by_lower = {g.lower(): g for g in known}
+    unknown = [g for g in wanted if g.lower() not in by_lower]
+    if unknown:
+        raise UnknownGenres(f"unknown genres {unknown}; known: {sorted(known)}")
+    return list(dict.fromkeys(by_lower[g.lower()] for g in wanted))
+
+
+def catalog_genres(recommender: Any) -> set[str]:
+    """All genres of the champion's catalog."""
+    return set(recommender.genres)
+
+
+def recommend(
+    champion: Any | None,
+    user_id: int | None,
+    k: int,
+    recent: frozenset[int] = frozenset(),
+    genres: Iterable[str] | None = None,
+) -> RecommendationsOut:
+    """Personalized top-k for a user in the training data, cold start for anyone else (user_id None = anonymous).
+
+    Excludes the user's training history (inside Recommender.recommend) and `recent` (their fresh clicks).
+    """
+    if champion is None:
+        raise NoChampion()
+    rec = champion.recommender
+    wanted_genres = normalize_genres(genres, catalog_genres(rec))
+    if user_id is not None and wanted_genres is None and rec.known_user(user_id):
+        strategy = "personalized"
+        pairs = rec.recommend(user_id, k, exclude=set(recent))
+    else:
+        # genres asked for = the person told us what they like now: honour it with the cold-start ranking,
+        # but never show a known user the movies they already rated
+        strategy = "cold_start"
+        exclude = set(recent)
+        if user_id is not None and rec.known_user(user_id):
+            exclude |= rec.seen(user_id)
+        pairs = rec.cold_start(k, genres=wanted_genres, exclude=exclude)
+    movies = rec.movies
+    items = [
+        RecommendedMovie(
+            movie_id=int(mid), title=movies[mid].title, genres=list(movies[mid].genres),
+            year=movies[mid].year, score=round(float(score), 6),
+        )
+        for mid, score in pairs
+    ]
+    return RecommendationsOut(
+        user_id=user_id, k=k, strategy=strategy,
+        model=ModelRef(name=champion.model_name, version=str(champion.version)),
+        genres=wanted_genres, excluded_recent_clicks=len(recent), items=items,
+    )
+
+
+def legacy_predict(out: RecommendationsOut, user_id: str) -> LegacyPredictOut:
+    """The original system's /predict shape."""
+    return LegacyPredictOut(
+        user_id=user_id,
+        recommendations=[LegacyMovie(movieId=m.movie_id, title=m.title, genres=m.genres, score=m.score) for m in out.items],
+        strategy=out.strategy,
+        model_version=out.model.version,
+    )

@@ -1,0 +1,96 @@
+"""Everything one serving replica holds: the champion, the click publisher, the recent-clicks state and their threads."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipelines.settings import Settings
+from serving.clicks import ClickPublisher
+from serving.model_watch import ALIAS, ChampionHolder, ModelWatcher
+from serving.recent_clicks import ClickTopicFollower, RecentClicks
+
+log = logging.getLogger(__name__)
+
+
+def registry_champion_version(settings: Settings) -> str | None:
+    """The version the `champion` alias points at (cheap; no artifacts are downloaded), None when unset."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    try:
+        return str(client.get_model_version_by_alias(settings.model_name, ALIAS).version)
+    except MlflowException as exc:
+        code = getattr(exc, "error_code", "")
+        if code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE") or "not found" in str(exc).lower():
+            return None
+        raise
+
+
+def load_champion(settings: Settings) -> Any | None:
+    from pipelines.registry import load_champion as _load
+
+    return _load(settings)
+
+
+@dataclass
+class ServingRuntime:
+    """Built once per worker process by the BentoML service; every HTTP handler reads from it."""
+
+    settings: Settings
+    holder: ChampionHolder = field(default_factory=ChampionHolder)
+    recent: RecentClicks | None = None
+    publisher: ClickPublisher | None = None
+    follower: ClickTopicFollower | None = None
+    watcher: ModelWatcher | None = None
+    started_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def start(cls, settings: Settings, with_kafka: bool = True, with_watcher: bool = True) -> ServingRuntime:
+        """Load the champion (if any), connect to the broker, start the background threads."""
+        rt = cls(settings=settings)
+        rt.recent = RecentClicks(
+            settings.recent_clicks_window_s, settings.recent_clicks_max_users, settings.recent_clicks_per_user
+        )
+        rt.watcher = ModelWatcher(
+            rt.holder,
+            champion_version=lambda: registry_champion_version(settings),
+            load_champion=lambda: load_champion(settings),
+            interval_s=settings.model_poll_interval_s,
+        )
+        rt.watcher.check_once()  # first load before we take traffic; fine when nothing is registered yet
+        if with_watcher:
+            rt.watcher.start()
+        if with_kafka:
+            rt.publisher = ClickPublisher(
+                settings.kafka_bootstrap, settings.clicks_topic, settings.click_ack_timeout_s, settings.clicks_partitions
+            )
+            rt.publisher.ensure_topic()
+            rt.follower = ClickTopicFollower(settings.kafka_bootstrap, settings.clicks_topic, rt.recent)
+            rt.follower.start()
+        return rt
+
+    def readiness(self) -> tuple[bool, list[str]]:
+        """(ready, reasons it is not): a champion is loaded and the broker answers."""
+        reasons = []
+        if self.holder.current is None:
+            reasons.append(self.holder.last_error or "no champion model registered yet")
+        if self.publisher is None:
+            reasons.append("click publisher not started")
+        else:
+            ok, why = self.publisher.broker_status()
+            if not ok:
+                reasons.append(why or "broker unreachable")
+            elif not self.publisher.ensure_topic():
+                reasons.append(f"click topic {self.settings.clicks_topic} could not be created")
+        return not reasons, reasons
+
+    def stop(self) -> None:
+        for part in (self.watcher, self.follower):
+            if part is not None:
+                part.stop()
+        if self.publisher is not None:
+            self.publisher.close()

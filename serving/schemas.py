@@ -1,0 +1,145 @@
+"""Request and response models of the HTTP API (pydantic); both the new and the legacy (camelCase) click bodies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipelines.events import MAX_ID, ClickEvent, EventType
+
+Strategy = Literal["personalized", "cold_start"]
+MAX_K = 100
+
+
+class ClickIn(BaseModel):
+    """New-API click body: `{user_id, movie_id, event, ts?}` (ts in epoch milliseconds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    movie_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    event: EventType = "click"
+    ts: int | None = Field(None, ge=0, le=10**14, strict=True, description="epoch milliseconds; default: now")
+    source: str = Field("api", min_length=1, max_length=64)
+
+
+class LegacyClickIn(BaseModel):
+    """The original system's click body: `{"userId": 1, "movieId": 10, "timestamp": 1694582374}` (epoch seconds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    userId: int = Field(ge=1, le=MAX_ID, strict=True)  # noqa: N815 (wire format)
+    movieId: int = Field(ge=1, le=MAX_ID, strict=True)  # noqa: N815
+    timestamp: int | None = Field(None, ge=0, le=10**11, strict=True, description="epoch seconds")
+
+
+class ClicksIn(BaseModel):
+    """Batch body for POST /clicks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[ClickIn] = Field(min_length=1)
+
+
+class ClickAccepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    event_id: uuid.UUID
+    user_id: int
+    movie_id: int
+    event: EventType
+    ts: int
+
+
+class ClicksAccepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    count: int
+    event_ids: list[uuid.UUID]
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: Any | None = None
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class RecommendedMovie(BaseModel):
+    movie_id: int
+    title: str
+    genres: list[str]
+    year: int | None
+    score: float
+
+
+class RecommendationsOut(BaseModel):
+    user_id: int | None = Field(description="null for anonymous requests")
+    k: int
+    strategy: Strategy
+    model: ModelRef
+    genres: list[str] | None = None
+    excluded_recent_clicks: int = Field(description="fresh clicks of this user excluded on top of training history")
+    items: list[RecommendedMovie]
+
+
+class LegacyMovie(BaseModel):
+    movieId: int  # noqa: N815
+    title: str
+    genres: list[str]
+    score: float
+
+
+class LegacyPredictOut(BaseModel):
+    user_id: str
+    recommendations: list[LegacyMovie]
+    strategy: Strategy
+    model_version: str
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    metrics: dict[str, float]
+    loaded_at: datetime
+    catalog_size: int
+    last_checked_at: datetime | None = None
+    last_error: str | None = None
+
+
+def click_event_from_body(body: Any, now_ms: int, max_future_skew_s: int) -> ClickEvent:
+    """Turn either body form into a ClickEvent with a server-side event_id; raises ValueError with a clear message."""
+    if not isinstance(body, dict):
+        raise ValueError("body must be a JSON object")
+    legacy = "userId" in body or "movieId" in body
+    try:
+        if legacy:
+            old = LegacyClickIn.model_validate(body)
+            ts = old.timestamp * 1000 if old.timestamp is not None else now_ms
+            fields = dict(user_id=old.userId, movie_id=old.movieId, event="click", ts=ts, source="legacy-api")
+        else:
+            new = ClickIn.model_validate(body)
+            fields = dict(
+                user_id=new.user_id, movie_id=new.movie_id, event=new.event,
+                ts=new.ts if new.ts is not None else now_ms, source=new.source,
+            )
+    except ValidationError as exc:
+        raise ValueError(format_validation_error(exc)) from None
+    if fields["ts"] > now_ms + max_future_skew_s * 1000:
+        raise ValueError(f"ts {fields['ts']} is more than {max_future_skew_s}s in the future")
+    return ClickEvent(**fields)
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line per error: `field.path: message`."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "") or "body"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)

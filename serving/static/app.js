@@ -1,0 +1,115 @@
+// movierec page: ask for top-10, send like/watched clicks, drop the clicked movie from the list.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const GENRES = ["Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
+  "Film-Noir", "Horror", "IMAX", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"];
+let currentUser = null;   // the id clicks are sent for
+let newUserId = null;     // a fresh id for "new user" (unknown to the model -> cold start)
+
+function mode() { return document.querySelector('input[name="mode"]:checked').value; }
+
+function renderGenres() {
+  const box = $("genre-box");
+  for (const g of GENRES) {
+    const label = document.createElement("label");
+    const cb = document.createElement("input");
+    cb.type = "checkbox"; cb.value = g; cb.name = "genre";
+    label.append(cb, " " + g);
+    box.append(label);
+  }
+  syncMode();
+}
+
+function syncMode() {
+  const isNew = mode() === "new";
+  $("user-id").disabled = isNew;
+  $("genre-box").classList.toggle("disabled", !isNew);
+  for (const cb of document.querySelectorAll('input[name="genre"]')) cb.disabled = !isNew;
+}
+
+function status(text, isError = false) {
+  $("status").textContent = text;
+  $("status").classList.toggle("error", isError);
+}
+
+async function errorText(resp) {
+  try { const body = await resp.json(); return body.error || JSON.stringify(body); }
+  catch { return resp.statusText; }
+}
+
+async function load() {
+  let url;
+  if (mode() === "new") {
+    if (newUserId === null) newUserId = 900000000 + Math.floor(Math.random() * 99999999);
+    currentUser = newUserId;
+    const genres = [...document.querySelectorAll('input[name="genre"]:checked')].map((cb) => cb.value);
+    url = `/recommendations/${currentUser}?k=10` + (genres.length ? `&genres=${encodeURIComponent(genres.join(","))}` : "");
+  } else {
+    const raw = $("user-id").value.trim();
+    if (!/^[1-9][0-9]*$/.test(raw)) { status("Type a positive whole number as user id.", true); return; }
+    currentUser = Number(raw);
+    url = `/recommendations/${currentUser}?k=10`;
+  }
+  status("Loading…");
+  const resp = await fetch(url, { headers: { Accept: "application/json" } });
+  if (!resp.ok) { status(`Could not load recommendations: ${await errorText(resp)}`, true); return; }
+  render(await resp.json());
+  status("");
+}
+
+function render(data) {
+  $("model-badge").textContent = `model: ${data.model.name} v${data.model.version}`;
+  $("model-badge").dataset.version = data.model.version;
+  const how = data.strategy === "personalized" ? "personalized for you" : "popular picks (cold start)";
+  $("strategy").textContent = `User ${data.user_id}: ${how}` + (data.genres ? ` in ${data.genres.join(", ")}` : "");
+  const list = $("recs");
+  list.replaceChildren();
+  for (const m of data.items) {
+    const li = document.createElement("li");
+    li.dataset.movieId = m.movie_id;
+    const info = document.createElement("div");
+    const title = document.createElement("div");
+    title.className = "title";
+    title.textContent = m.title;
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    meta.textContent = `${m.genres.join(" · ")}${m.year ? " · " + m.year : ""} · score ${m.score.toFixed(3)}`;
+    info.append(title, meta);
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    for (const [event, text] of [["like", "like"], ["watch", "watched"]]) {
+      const b = document.createElement("button");
+      b.type = "button"; b.textContent = text; b.className = event === "like" ? "" : "secondary";
+      b.dataset.event = event;
+      b.addEventListener("click", () => sendClick(li, m, event, actions));
+      actions.append(b);
+    }
+    li.append(info, actions);
+    list.append(li);
+  }
+  if (!data.items.length) status("Nothing left to recommend.");
+}
+
+async function sendClick(li, movie, event, actions) {
+  for (const b of actions.querySelectorAll("button")) b.disabled = true;
+  const resp = await fetch("/click", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ user_id: currentUser, movie_id: movie.movie_id, event, source: "web" }),
+  });
+  if (resp.status === 202) {
+    li.remove();
+    status(`Noted: ${event === "like" ? "liked" : "watched"} “${movie.title}”.`);
+    await load();  // the server leaves the clicked movie out from now on
+  } else {
+    for (const b of actions.querySelectorAll("button")) b.disabled = false;
+    status(`Click not recorded (${resp.status}): ${await errorText(resp)}`, true);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  renderGenres();
+  for (const r of document.querySelectorAll('input[name="mode"]')) r.addEventListener("change", syncMode);
+  $("who").addEventListener("submit", (e) => { e.preventDefault(); load(); });
+  load();
+});
