@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     # --- training ----------------------------------------------------------------------
     model_type: ModelType = "neumf"
     split_protocol: SplitProtocol = "leave_one_out"
-    epochs: int = 10
+    epochs: int = Field(10, ge=0)
     batch_size: int = 1024
     embedding_dim: int = 32
     mlp_layers: tuple[int, ...] = (64, 32, 16)

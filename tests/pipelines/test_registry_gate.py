@@ -1,0 +1,70 @@
+"""Against a real local MLflow store (sqlite + files): first model promoted, worse refused, better promoted."""
+
+import pytest
+
+from pipelines import registry
+from pipelines.pipeline import run_all, run_stage
+from pipelines.registry import decide
+from pipelines.validation import DataValidationError
+
+
+def test_decide_rule():
+    assert decide("ndcg_at_10", 0.1, None, 0.0) == (True, "no champion yet: first model is promoted")
+    assert decide("ndcg_at_10", 0.30, 0.20, 0.05)[0] is True
+    assert decide("ndcg_at_10", 0.22, 0.20, 0.05)[0] is False
+    assert decide("ndcg_at_10", 0.10, 0.20, 0.0, force=True)[0] is True
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_gate_promotes_better_refuses_worse(settings):
+    import mlflow
+
+    base = settings.model_copy(update={"epochs": 1, "learning_rate": 0.001})
+    first = run_all(base, run_id="first")
+    assert first["promote"]["promoted"] and first["register"]["version"] == "1"
+
+    worse = run_all(base.model_copy(update={"epochs": 0}), run_id="worse")  # untrained model
+    assert not worse["promote"]["promoted"], worse["promote"]
+    assert worse["promote"]["champion_value"] > worse["promote"]["challenger_value"]
+
+    better = run_all(base.model_copy(update={"epochs": 6, "learning_rate": 0.005}), run_id="better")
+    assert better["promote"]["promoted"], better["promote"]["reason"]
+
+    champion = registry.get_alias_version(settings, registry.CHAMPION)
+    assert str(champion.version) == better["register"]["version"] == "3"
+    assert str(registry.get_alias_version(settings, registry.CHALLENGER).version) == "3"
+    rejected = mlflow.get_run(worse["register"]["run_id"])
+    assert rejected.data.tags["promotion.decision"] == "rejected"
+    assert "champion_ndcg_at_10" in rejected.data.metrics
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(first["register"]["run_id"])}
+    assert {"validation", "recommender", "training_curve.png"} <= artifacts
+
+    # idempotent: re-running register for the same run id reuses its version
+    again = run_stage("register", "better", {"epochs": 6, "learning_rate": 0.005}, base)
+    assert again["reused"] and again["version"] == "3"
+
+    loaded = registry.load_champion(settings)
+    user = int(loaded.recommender.maps.user_ids[0])
+    recs = loaded.recommender.recommend(user, 10)
+    assert len(recs) == 10 and not {m for m, _ in recs} & loaded.recommender.seen(user)
+
+
+@pytest.mark.integration
+def test_bad_batch_stops_before_training_and_registers_nothing(settings, tmp_path):
+    import mlflow
+
+    bad_root = tmp_path / "data"
+    (bad_root / "ml-latest-small").mkdir(parents=True)
+    src = settings.data_root / "ml-latest-small"
+    (bad_root / "ml-latest-small" / "movies.csv").write_text((src / "movies.csv").read_text())
+    lines = (src / "ratings.csv").read_text().splitlines()
+    lines[5] = lines[5].rsplit(",", 2)[0] + ",9.5," + lines[5].rsplit(",", 1)[1]  # rating out of range
+    (bad_root / "ml-latest-small" / "ratings.csv").write_text("\n".join(lines) + "\n")
+    cfg = settings.model_copy(update={"data_root": bad_root})
+    with pytest.raises(DataValidationError, match="rating"):
+        run_all(cfg, run_id="bad")
+    assert not (cfg.runs_dir / "bad" / "train.json").exists()
+    assert (cfg.runs_dir / "bad" / "validation" / "validation_ratings.json").exists()
+    mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)
+    assert registry.get_alias_version(cfg, registry.CHAMPION) is None

@@ -1,0 +1,126 @@
+"""The recommendation logic and the HTTP layer in-process, on a real trained champion (no broker, no server)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from serving.api import create_app
+from serving.recent_clicks import RecentClicks
+from serving.recommend import recommend
+from serving.runtime import ServingRuntime
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def runtime(trained, champion) -> ServingRuntime:
+    rt = ServingRuntime(settings=trained, recent=RecentClicks(3600, 1000, 100))
+    rt.holder.swap(champion)
+    return rt
+
+
+@pytest.fixture(scope="module")
+def client(runtime) -> TestClient:
+    app = create_app()
+    app.state.runtime = runtime
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def known_user(champion) -> int:
+    return int(champion.recommender.maps.user_ids[0])
+
+
+def test_personalized_excludes_training_history_and_recent_clicks(champion):
+    user = known_user(champion)
+    seen = champion.recommender.seen(user)
+    first = recommend(champion, user, 20)
+    assert first.strategy == "personalized" and len(first.items) == 20
+    assert not seen & {m.movie_id for m in first.items}
+    clicked = frozenset({first.items[0].movie_id, first.items[1].movie_id})
+    again = recommend(champion, user, 20, recent=clicked)
+    assert not clicked & {m.movie_id for m in again.items}
+    assert again.excluded_recent_clicks == 2
+    scores = [m.score for m in again.items]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_unknown_and_anonymous_users_get_cold_start_filtered_by_genres(champion):
+    out = recommend(champion, 999_999, 10, genres=["comedy"])
+    assert out.strategy == "cold_start" and out.genres == ["Comedy"]
+    assert len(out.items) == 10 and all("Comedy" in m.genres for m in out.items)
+    anon = recommend(champion, None, 10)
+    assert anon.strategy == "cold_start" and anon.user_id is None and len(anon.items) == 10
+
+
+def test_known_user_asking_for_genres_never_sees_rated_movies(champion):
+    user = known_user(champion)
+    out = recommend(champion, user, 30, genres=["Drama"])
+    assert out.strategy == "cold_start"
+    assert not champion.recommender.seen(user) & {m.movie_id for m in out.items}
+
+
+def test_http_recommendations_and_legacy_predict(client, champion):
+    user = known_user(champion)
+    resp = client.get(f"/recommendations/{user}", params={"k": 5})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["strategy"] == "personalized" and body["model"]["version"] == champion.version
+    assert len(body["items"]) == 5 and {"movie_id", "title", "genres", "year", "score"} <= set(body["items"][0])
+    legacy = client.get("/predict/anonymous").json()
+    assert legacy["strategy"] == "cold_start" and len(legacy["recommendations"]) == 10
+    assert client.get("/model").json()["catalog_size"] == len(champion.recommender.movies)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs", "status"),
+    [
+        ("get", "/recommendations/abc", {}, 422),
+        ("get", "/recommendations/-3", {}, 422),
+        ("get", "/recommendations/1?k=0", {}, 422),
+        ("get", "/recommendations/1?k=101", {}, 422),
+        ("get", "/recommendations/1?k=ten", {}, 422),
+        ("get", "/recommendations/1?genres=NoSuchGenre", {}, 422),
+        ("get", "/predict/12abc", {}, 422),
+        ("get", "/predict/99999999999", {}, 422),
+        ("post", "/click", {"content": b'{"user_id": 1', "headers": {"content-type": "application/json"}}, 400),
+        ("post", "/click", {"content": b"\xff\xfe", "headers": {"content-type": "application/json"}}, 400),
+        ("post", "/click", {"content": b"", "headers": {"content-type": "application/json"}}, 400),
+        ("post", "/click", {"content": b'{"user_id": 1, "movie_id": 1}', "headers": {"content-type": "text/plain"}}, 415),
+        ("post", "/click", {"content": b"user_id=1&movie_id=1"}, 415),
+        ("post", "/click", {"json": {"user_id": 1, "movie_id": 1, "pad": "x" * 10_000}}, 413),
+        ("post", "/click", {"json": {"user_id": "one", "movie_id": 1}}, 422),
+        ("post", "/click", {"json": {"user_id": 1, "movie_id": 999_999_999}}, 422),
+        ("post", "/click", {"json": [[[[[[]]]]]]}, 422),
+        ("post", "/clicks", {"json": {"events": []}}, 422),
+        ("post", "/clicks", {"json": {"events": [{"userId": 1, "movieId": 1}]}}, 422),
+        ("post", "/clicks", {"json": [{"user_id": 1, "movie_id": 1}]}, 422),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx(client, method, url, kwargs, status):
+    resp = getattr(client, method)(url, **kwargs)
+    assert resp.status_code == status, resp.text
+    assert resp.json()["error"]
+
+
+def test_deeply_nested_json_is_rejected_not_crashed(client):
+    resp = client.post("/click", content=b"[" * 100_000, headers={"content-type": "application/json"})
+    assert resp.status_code in (400, 413)
+
+
+def test_click_without_a_broker_configured_is_503_not_accepted(client, champion):
+    movie = next(iter(champion.recommender.movies))
+    resp = client.post("/click", json={"user_id": 1, "movie_id": movie})
+    assert resp.status_code == 503 and "not configured" in resp.json()["error"]
+
+
+def test_no_champion_yet_answers_503_with_the_reason(trained):
+    app = create_app()
+    app.state.runtime = ServingRuntime(settings=trained, recent=RecentClicks(60, 10, 10))
+    client = TestClient(app, raise_server_exceptions=False)
+    for url in ("/recommendations/1", "/predict/anonymous", "/model"):
+        resp = client.get(url)
+        assert resp.status_code == 503 and "no champion model registered yet" in resp.json()["error"]
+    assert client.post("/click", json={"user_id": 1, "movie_id": 1}).status_code == 503
+    ready, reasons = app.state.runtime.readiness()
+    assert not ready and "no champion model registered yet" in reasons[0]
