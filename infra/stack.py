@@ -1,0 +1,184 @@
+"""The whole local loop on embedded defaults: `python -m infra.stack up|down|status|logs`.
+
+Order: broker -> topics -> Flink job -> MLflow server -> Airflow -> (first champion via the DAG) -> BentoML.
+Every process is started through ManagedProcess (PID file + log under var/), so `down` stops exactly those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from infra import mlflow_server
+from infra.processes import ManagedProcess, http_ok, port_open
+from pipelines.settings import Settings, get_settings
+
+SERVING_NAME = "serving"
+STACK_ENV = {"MOVIEREC_MLFLOW_TRACKING_URI": mlflow_server.server_url()}
+
+
+class StackError(RuntimeError):
+    """A precondition failed; the message says what to do."""
+
+
+def step(message: str) -> Callable[[], None]:
+    started = time.perf_counter()
+    print(f"==> {message} ...", flush=True)
+    return lambda: print(f"    ok ({time.perf_counter() - started:.0f}s)", flush=True)
+
+
+def serving_process(settings: Settings) -> ManagedProcess:
+    cmd = [str(settings.venvs_dir / "ml" / "bin" / "bentoml"), "serve", "serving.service:MovieRecommender",
+           "--host", settings.serving_host, "--port", str(settings.serving_port)]  # fmt: skip
+    url = f"http://{settings.serving_host}:{settings.serving_port}"
+    return ManagedProcess(SERVING_NAME, cmd, settings.pids_dir, settings.logs_dir,
+                          cwd=settings.var_dir.parent if (settings.var_dir.parent / "serving").is_dir() else None,
+                          ready=lambda: http_ok(f"{url}/readyz"))  # fmt: skip
+
+
+@dataclass
+class Component:
+    name: str
+    port: int
+    process: Callable[[Settings], ManagedProcess]
+
+
+def components(settings: Settings) -> list[Component]:
+    from infra.airflow import standalone_process
+    from streaming.broker import broker_process, host_port
+    from streaming.jobctl import job_process
+
+    return [
+        Component("broker", host_port(settings.kafka_bootstrap)[1], broker_process),
+        Component("flink-job", 0, job_process),
+        Component("mlflow", mlflow_server.DEFAULT_PORT, mlflow_server.mlflow_process),
+        Component("airflow", settings.airflow_port, standalone_process),
+        Component("serving", settings.serving_port, serving_process),
+    ]
+
+
+def preflight(settings: Settings) -> None:
+    """Fail fast, before starting anything: Java, data, ports taken by someone else."""
+    if shutil.which("java") is None:
+        raise StackError("Java not found: the Flink job needs a JDK 17 on PATH (Debian: apt-get install openjdk-17-jre-headless)")
+    if not settings.dataset_dir.is_dir():
+        raise StackError(f"data set not found at {settings.dataset_dir}: set MOVIEREC_DATA_ROOT or run `make data`")
+    for comp in components(settings):
+        if comp.port and comp.process(settings).pid() is None and port_open("127.0.0.1", comp.port):
+            raise StackError(f"port {comp.port} ({comp.name}) is already taken by another program: "
+                             f"stop it or change the port setting (see README, Configuration)")  # fmt: skip
+
+
+def ensure_champion(settings: Settings) -> None:
+    """Run the retraining DAG once (over the Airflow REST API) when the registry has no champion yet."""
+    from pipelines.registry import CHAMPION, get_alias_version
+
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    if get_alias_version(settings, CHAMPION) is not None:
+        print("    champion already registered", flush=True)
+        return
+    conf = os.environ.get("MOVIEREC_FIRST_RUN_CONF", "{}")
+    cmd = [str(settings.venv_python("airflow")), "-m", "infra.trigger_dag", "movielens_retrain", "--conf", conf]
+    result = subprocess.run(cmd, env={**os.environ, **STACK_ENV}, check=False)
+    if result.returncode != 0:
+        raise StackError("the first movielens_retrain run failed: see the Airflow UI / `make logs`")
+
+
+def up(settings: Settings) -> None:
+    from infra import airflow
+    from streaming.broker import start_broker
+    from streaming.jobctl import start_job
+    from streaming.topics import ensure_topics
+
+    preflight(settings)
+    done = step(f"broker on {settings.kafka_bootstrap}")
+    start_broker(settings)
+    done()
+    done = step("topics")
+    ensure_topics(settings)
+    done()
+    done = step("Flink landing job (first start ~20s)")
+    start_job(settings)
+    done()
+    done = step("MLflow server on 127.0.0.1:5000")
+    mlflow_server.start(settings)
+    done()
+    done = step(f"Airflow standalone on 127.0.0.1:{settings.airflow_port} (~40s)")
+    airflow.up(settings)
+    done()
+    done = step("champion model (runs movielens_retrain once if the registry has none)")
+    ensure_champion(settings)
+    done()
+    done = step(f"BentoML service on {settings.serving_host}:{settings.serving_port}")
+    serving_process(settings).start(timeout=180)
+    done()
+    print_addresses(settings)
+
+
+def print_addresses(settings: Settings) -> None:
+    from infra.airflow import password_file
+
+    web = f"http://{settings.serving_host}:{settings.serving_port}"
+    pw_file = password_file(settings.airflow_home)
+    print(f"""
+The loop is up:
+  web page        {web}/
+  service docs    {web}/docs
+  MLflow UI       {mlflow_server.server_url()}
+  Airflow UI      http://127.0.0.1:{settings.airflow_port}  (user admin, password in {pw_file})
+Try it:
+  curl '{web}/recommendations/1?k=5'
+  curl -X POST {web}/click -H 'content-type: application/json' -d '{{"user_id": 1, "movie_id": 318, "event": "like"}}'
+Stop everything with `make down`.""")
+
+
+def down(settings: Settings) -> None:
+    for comp in reversed(components(settings)):
+        stopped = comp.process(settings).stop()
+        print(f"{comp.name:10s} {'stopped' if stopped else 'was not running'}")
+
+
+def status(settings: Settings) -> None:
+    for comp in components(settings):
+        pid = comp.process(settings).pid()
+        where = f"127.0.0.1:{comp.port}" if comp.port else ""
+        print(f"{comp.name:10s} {'running pid ' + str(pid) if pid else 'stopped':20s} {where}")
+
+
+def logs(settings: Settings) -> None:
+    files = [str(comp.process(settings).log_file) for comp in components(settings)]
+    existing = [f for f in files if os.path.exists(f)]
+    if existing:
+        os.execvp("tail", ["tail", "-n", "20", "-F", *existing])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.stack", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down", "status", "logs"])
+    args = parser.parse_args(argv)
+    os.environ.update({k: os.environ.get(k, v) for k, v in STACK_ENV.items()})
+    settings = get_settings()
+    try:
+        {"up": up, "down": down, "status": status, "logs": logs}[args.command](settings)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a start failure: say which, stop what we started
+        print(f"error: {exc}", file=sys.stderr)
+        if args.command == "up":
+            print("stopping what was started (make down) ...", file=sys.stderr)
+            down(settings)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
