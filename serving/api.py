@@ -194,8 +194,6 @@ def create_app() -> FastAPI:
         champion = rt.holder.current
         if champion is None:
             raise HTTPException(503, "no champion model registered yet: the movie catalog is unknown, retry later")
-        if rt.publisher is None:
-            raise HTTPException(503, "click publishing is not configured on this replica")
         now_ms = int(time.time() * 1000)
         movies = champion.recommender.movies
         events = []
@@ -208,6 +206,8 @@ def create_app() -> FastAPI:
             if ev.movie_id not in movies:
                 raise HTTPException(422, f"{where}unknown movie_id {ev.movie_id}: not in the catalog")
             events.append(ev)
+        if rt.publisher is None:
+            raise HTTPException(503, "click publishing is not configured on this replica")
         return events
 
     click_schema = {"oneOf": [_inline_refs(ClickIn.model_json_schema()), _inline_refs(LegacyClickIn.model_json_schema())]}

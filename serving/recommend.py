@@ -75,7 +75,7 @@ def recommend(
     return RecommendationsOut(
         user_id=user_id, k=k, strategy=strategy,
         model=ModelRef(name=champion.model_name, version=str(champion.version)),
-        genres=wanted_genres, excluded_recent_clicks=len(recent), items=items,
+        genres=wanted_genres or [], excluded_recent_clicks=len(recent), items=items,
     )
 
 

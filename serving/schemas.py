@@ -82,7 +82,7 @@ class RecommendationsOut(BaseModel):
     k: int
     strategy: Strategy
     model: ModelRef
-    genres: list[str] | None = None
+    genres: list[str] = Field(default_factory=list, description="genre filter applied (empty: none)")
     excluded_recent_clicks: int = Field(description="fresh clicks of this user excluded on top of training history")
     items: list[RecommendedMovie]
 

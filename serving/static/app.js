@@ -61,7 +61,7 @@ function render(data) {
   $("model-badge").textContent = `model: ${data.model.name} v${data.model.version}`;
   $("model-badge").dataset.version = data.model.version;
   const how = data.strategy === "personalized" ? "personalized for you" : "popular picks (cold start)";
-  $("strategy").textContent = `User ${data.user_id}: ${how}` + (data.genres ? ` in ${data.genres.join(", ")}` : "");
+  $("strategy").textContent = `User ${data.user_id}: ${how}` + (data.genres.length ? ` in ${data.genres.join(", ")}` : "");
   const list = $("recs");
   list.replaceChildren();
   for (const m of data.items) {
