@@ -1,0 +1,168 @@
+"""Retraining DAG: landed click feedback + MovieLens ratings -> validate -> train -> MLflow registry -> champion gate.
+
+Thin on purpose: every task is `@task.external_python` in the ML env and calls one `pipelines` function.
+Only `pipelines.settings` (pydantic) is imported here; TensorFlow/MLflow/pandas load inside the tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any, get_args
+
+from airflow.sdk import Asset, Param, chain, dag, task
+
+from pipelines.settings import ModelType, get_settings
+
+settings = get_settings()
+ML_PYTHON = str(settings.venv_python("ml"))
+
+# Lineage shown in the UI's asset graph: the Flink job lands feedback, this DAG registers model versions.
+LANDED_FEEDBACK = Asset(name="landed_click_feedback", uri=settings.feedback_dir.as_uri())
+REGISTERED_MODEL = Asset(name="registered_model", uri=f"x-mlflow://registered-models/{settings.model_name}")
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "mlops",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "execution_timeout": timedelta(hours=2),
+}
+# Data checks are deterministic: a retry cannot fix bad data, it only delays the failure.
+NO_RETRY = {"retries": 0}
+
+PARAMS = {
+    "dataset": Param(settings.dataset, type="string", description="MovieLens folder under data_root"),
+    "epochs": Param(settings.epochs, type="integer", minimum=0, maximum=200),
+    "model_type": Param(settings.model_type, type="string", enum=list(get_args(ModelType))),
+    "max_ratings": Param(
+        settings.max_ratings, type=["null", "integer"], minimum=1, description="Use only the first N ratings"
+    ),
+    "force_promote": Param(False, type="boolean", description="Promote even if the challenger is not better"),
+    "settings_overrides": Param(
+        {}, type="object", description='Other Settings fields, e.g. {"embedding_dim": 16, "batch_size": 2048}'
+    ),
+}
+
+
+def path_safe(value: str) -> str:
+    """Airflow run ids (manual__2025-01-01T00:00:00+00:00) as folder names under runs_dir."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", value)
+
+
+def stage_overrides(params: dict, dag_id: str, run_id: str, logical_date: Any) -> str:
+    """JSON for `run_stage(params=...)`: Settings overrides from the trigger form, force_promote, MLflow tags."""
+    values = dict(params)
+    overrides = {k: v for k, v in values.items() if k not in ("settings_overrides", "force_promote") and v is not None}
+    overrides.update(values.get("settings_overrides") or {})
+    overrides["force_promote"] = bool(values.get("force_promote", False))
+    overrides["tags"] = {
+        "airflow_dag_id": dag_id,
+        "airflow_run_id": run_id,
+        "logical_date": "" if logical_date is None else str(logical_date),
+    }
+    return json.dumps(overrides)
+
+
+# Rendered per task instance (op_kwargs are templated recursively); plain strings cross the env boundary.
+RUN = {
+    "key": "{{ run_id | path_safe }}",
+    "overrides": "{{ stage_overrides(params, dag.dag_id, run_id, logical_date | default(none)) }}",
+}
+
+
+@task.external_python(python=ML_PYTHON, expect_airflow=False)
+def load_feedback(run: dict) -> dict:
+    """Snapshot the landed click feedback not yet consumed (by watermark) into this run's folder."""
+    import json
+    import logging
+
+    from pipelines.feedback import snapshot_new_feedback
+    from pipelines.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    overrides = json.loads(run["overrides"])
+    settings = Settings(**{k: v for k, v in overrides.items() if k in Settings.model_fields})
+    result = snapshot_new_feedback(settings, run["key"], settings.model_name)
+    print(f"load_feedback: {json.dumps(result, default=str)}")
+    return json.loads(json.dumps(result, default=str))
+
+
+@task.external_python(python=ML_PYTHON, expect_airflow=False)
+def pipeline_stage(stage: str, run: dict) -> dict:
+    """Run one stage of `pipelines.pipeline` for this DAG run (files hand off under runs_dir/<run key>)."""
+    import json
+    import logging
+
+    from pipelines.pipeline import run_stage
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    result = run_stage(stage, run["key"], json.loads(run["overrides"]))
+    print(f"{stage}: {json.dumps(result, default=str)}")
+    return json.loads(json.dumps(result, default=str))
+
+
+@task.external_python(python=ML_PYTHON, expect_airflow=False)
+def commit_feedback(run: dict) -> dict:
+    """Move the feedback watermark past this run's batch (only after register + promote succeeded)."""
+    import json
+    import logging
+
+    from pipelines.feedback import commit_feedback_watermark
+    from pipelines.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    overrides = json.loads(run["overrides"])
+    settings = Settings(**{k: v for k, v in overrides.items() if k in Settings.model_fields})
+    result = commit_feedback_watermark(settings, run["key"], settings.model_name)
+    print(f"commit_feedback: {json.dumps(result, default=str)}")
+    return json.loads(json.dumps(result, default=str))
+
+
+@dag(
+    dag_id="movielens_retrain",
+    schedule=settings.retrain_schedule,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params=PARAMS,
+    user_defined_filters={"path_safe": path_safe},
+    user_defined_macros={"stage_overrides": stage_overrides},
+    tags=["movierec", "training"],
+    doc_md=f"""
+### MovieLens retraining with click feedback
+
+`load_feedback -> validate -> preprocess -> train -> evaluate -> register -> promote -> commit_feedback`
+
+Every task runs in the ML env (`{ML_PYTHON}`) and calls one `pipelines` function; stages hand off
+through files in `<var_dir>/runs/<run id>/` and return small dicts (shown as XCom and in the task logs).
+
+**Reads**: ratings of `dataset` under `{settings.data_root}`; landed click feedback
+`{settings.feedback_dir}/dt=YYYY-MM-DD/part-*` newer than the watermark in `{settings.state_dir}`.
+
+**Writes**: `feedback.jsonl` + stage outputs under `{settings.runs_dir}/<run id>/`; one MLflow run tagged
+`airflow_dag_id` / `airflow_run_id` / `logical_date` in `{settings.mlflow_tracking_uri}` with the validation
+report, metrics and promotion decision; a new version of `{settings.model_name}` in the registry; the
+`champion` alias when the challenger wins (or `force_promote`); the feedback watermark after success.
+
+**Fails early**: bad ratings/feedback stop the run at `validate` (great-expectations; the failed
+expectations are named in the log); nothing is trained or registered and the watermark stays put.
+
+Params: `dataset`, `epochs`, `model_type`, `max_ratings`, `force_promote` (default false) and
+`settings_overrides` (any other Settings field).
+""",
+)
+def movielens_retrain() -> None:
+    feedback = load_feedback.override(task_id="load_feedback", inlets=[LANDED_FEEDBACK])(RUN)
+    stages = [
+        pipeline_stage.override(task_id="validate", **NO_RETRY)("validate", RUN),
+        pipeline_stage.override(task_id="preprocess")("preprocess", RUN),
+        pipeline_stage.override(task_id="train")("train", RUN),
+        pipeline_stage.override(task_id="evaluate")("evaluate", RUN),
+        pipeline_stage.override(task_id="register", outlets=[REGISTERED_MODEL])("register", RUN),
+        pipeline_stage.override(task_id="promote")("promote", RUN),
+    ]
+    chain(feedback, *stages, commit_feedback.override(task_id="commit_feedback")(RUN))
+
+
+movielens_retrain()
