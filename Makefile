@@ -29,7 +29,7 @@ run: .venvs/ml/.installed ## train + register + promote once on embedded default
 	$(ML_PY) -m pipelines run
 
 test: install ## the whole test suite, slow end-to-end tests included (what CI runs)
-	@bash infra/install_browser.sh
+	@bash infra/install_system_deps.sh
 	$(ML_PY) -m pytest $(PYTEST_ARGS)
 
 -include infra/mk/*.mk
