@@ -1,0 +1,7 @@
+"""`python -m streaming` entry point."""
+
+import sys
+
+from streaming.cli import main
+
+sys.exit(main())
