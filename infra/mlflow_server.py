@@ -6,11 +6,10 @@ from infra.processes import ManagedProcess, http_ok
 from pipelines.settings import Settings
 
 NAME = "mlflow"
-DEFAULT_PORT = 5000
 
 
-def server_url(port: int = DEFAULT_PORT) -> str:
-    return f"http://127.0.0.1:{port}"
+def server_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.mlflow_port}"
 
 
 def backend_store_uri(settings: Settings) -> str:
@@ -18,21 +17,21 @@ def backend_store_uri(settings: Settings) -> str:
     return f"sqlite:///{settings.var_dir / 'mlflow' / 'mlflow.db'}"
 
 
-def mlflow_process(settings: Settings, port: int = DEFAULT_PORT) -> ManagedProcess:
+def mlflow_process(settings: Settings) -> ManagedProcess:
     (settings.var_dir / "mlflow").mkdir(parents=True, exist_ok=True)
     cmd = [
         str(settings.venvs_dir / "ml" / "bin" / "mlflow"), "server",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--host", "127.0.0.1", "--port", str(settings.mlflow_port), "--workers", "1",
         "--backend-store-uri", backend_store_uri(settings),
         "--artifacts-destination", settings.mlflow_artifact_root.as_uri(),
     ]  # fmt: skip
     return ManagedProcess(NAME, cmd, settings.pids_dir, settings.logs_dir,
                           env={"MLFLOW_DISABLE_TELEMETRY": "true"},
-                          ready=lambda: http_ok(f"{server_url(port)}/health"))  # fmt: skip
+                          ready=lambda: http_ok(f"{server_url(settings)}/health"))  # fmt: skip
 
 
-def start(settings: Settings, port: int = DEFAULT_PORT, timeout: float = 120.0) -> int:
-    return mlflow_process(settings, port).start(timeout)
+def start(settings: Settings, timeout: float = 120.0) -> int:
+    return mlflow_process(settings).start(timeout)
 
 
 def stop(settings: Settings) -> bool:

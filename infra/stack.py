@@ -20,7 +20,6 @@ from infra.processes import ManagedProcess, http_ok, port_open
 from pipelines.settings import Settings, get_settings
 
 SERVING_NAME = "serving"
-STACK_ENV = {"MOVIEREC_MLFLOW_TRACKING_URI": mlflow_server.server_url()}
 
 
 class StackError(RuntimeError):
@@ -57,7 +56,7 @@ def components(settings: Settings) -> list[Component]:
     return [
         Component("broker", host_port(settings.kafka_bootstrap)[1], broker_process),
         Component("flink-job", 0, job_process),
-        Component("mlflow", mlflow_server.DEFAULT_PORT, mlflow_server.mlflow_process),
+        Component("mlflow", settings.mlflow_port, mlflow_server.mlflow_process),
         Component("airflow", settings.airflow_port, standalone_process),
         Component("serving", settings.serving_port, serving_process),
     ]
@@ -87,7 +86,7 @@ def ensure_champion(settings: Settings) -> None:
         return
     conf = os.environ.get("MOVIEREC_FIRST_RUN_CONF", "{}")
     cmd = [str(settings.venv_python("airflow")), "-m", "infra.trigger_dag", "movielens_retrain", "--conf", conf]
-    result = subprocess.run(cmd, env={**os.environ, **STACK_ENV}, check=False)
+    result = subprocess.run(cmd, check=False)
     if result.returncode != 0:
         raise StackError("the first movielens_retrain run failed: see the Airflow UI / `make logs`")
 
@@ -108,7 +107,7 @@ def up(settings: Settings) -> None:
     done = step("Flink landing job (first start ~20s)")
     start_job(settings)
     done()
-    done = step("MLflow server on 127.0.0.1:5000")
+    done = step(f"MLflow server on {mlflow_server.server_url(settings)}")
     mlflow_server.start(settings)
     done()
     done = step(f"Airflow standalone on 127.0.0.1:{settings.airflow_port} (~40s)")
@@ -132,7 +131,7 @@ def print_addresses(settings: Settings) -> None:
 The loop is up:
   web page        {web}/
   service docs    {web}/docs
-  MLflow UI       {mlflow_server.server_url()}
+  MLflow UI       {mlflow_server.server_url(settings)}
   Airflow UI      http://127.0.0.1:{settings.airflow_port}  (user admin, password in {pw_file})
 Try it:
   curl '{web}/recommendations/1?k=5'
@@ -160,12 +159,20 @@ def logs(settings: Settings) -> None:
         os.execvp("tail", ["tail", "-n", "20", "-F", *existing])
 
 
+def stack_settings() -> Settings:
+    """Settings for the stack: every process talks to the MLflow server, exported to the children's env."""
+    settings = get_settings()
+    if "MOVIEREC_MLFLOW_TRACKING_URI" not in os.environ:
+        os.environ["MOVIEREC_MLFLOW_TRACKING_URI"] = mlflow_server.server_url(settings)
+        settings = Settings()
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.stack", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["up", "down", "status", "logs"])
     args = parser.parse_args(argv)
-    os.environ.update({k: os.environ.get(k, v) for k, v in STACK_ENV.items()})
-    settings = get_settings()
+    settings = stack_settings()
     try:
         {"up": up, "down": down, "status": status, "logs": logs}[args.command](settings)
     except StackError as exc:

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     model_name: str = "movielens-recommender"
     promotion_metric: str = "ndcg_at_10"
     promotion_margin: float = Field(0.0, description="Challenger must beat champion by more than this")
+    mlflow_port: int = Field(5000, description="Port of the local MLflow server started by `make up`")
 
     # --- training ----------------------------------------------------------------------
     model_type: ModelType = "neumf"
