@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pipelines.events import MAX_ID
 from serving.clicks import ClickNotAcknowledged
@@ -52,7 +53,7 @@ Genres = Annotated[
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
-        400: "malformed JSON", 404: "not found", 413: "body too large", 415: "content type is not application/json",
+        400: "malformed JSON or URL", 404: "not found", 413: "body too large", 415: "content type is not application/json",
         422: "invalid input", 503: "no champion model loaded, or the broker did not acknowledge",
     }
     return {c: {"model": ErrorOut, "description": text[c]} for c in codes}
@@ -106,6 +107,21 @@ async def read_json_body(request: Request, max_bytes: int) -> Any:
         raise HTTPException(400, f"malformed JSON: {exc}") from None
 
 
+class RejectControlCharsInPath:
+    """ASGI middleware for the whole service: a URL path with control characters (e.g. an encoded newline in a
+    user id) never reaches a route (the router's patterns do not match newlines), so answer a JSON 400 here
+    instead of a plain-text 404."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(ord(c) < 32 or ord(c) == 127 for c in scope.get("path", "")):
+            await error(400, "the URL path contains control characters")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app() -> FastAPI:
     """The FastAPI app; `app.state.runtime` is set by the service (or a test) before requests arrive."""
     app = FastAPI(
@@ -146,7 +162,7 @@ def create_app() -> FastAPI:
             raise HTTPException(422, str(exc)) from None
 
     @app.get(
-        "/recommendations/{user_id}", response_model=RecommendationsOut, responses=_errors(422, 503),
+        "/recommendations/{user_id}", response_model=RecommendationsOut, responses=_errors(400, 422, 503),
         summary="Top-k movies for a user (personalized; cold start for unknown users)",
     )
     def get_recommendations(request: Request, user_id: UserId, k: K = 10, genres: Genres = None):
@@ -160,7 +176,7 @@ def create_app() -> FastAPI:
         return _recommend(request, None, k, genres)
 
     @app.get(
-        "/predict/{user_id}", response_model=LegacyPredictOut, responses=_errors(422, 503),
+        "/predict/{user_id}", response_model=LegacyPredictOut, responses=_errors(400, 422, 503),
         summary="Legacy: top-10 for a user id or `anonymous`",
     )
     def legacy_predict_route(

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 
 from pipelines.events import MAX_ID
 from pipelines.settings import get_settings
+from serving.api import RejectControlCharsInPath
 from serving.api import app as http_app
 from serving.recommend import NoChampion, UnknownGenres, recommend
 from serving.runtime import ServingRuntime
@@ -72,3 +73,6 @@ class MovieRecommender:
     @bentoml.on_shutdown
     def shutdown(self) -> None:
         self.runtime.stop()
+
+
+MovieRecommender.add_asgi_middleware(RejectControlCharsInPath)

@@ -1,0 +1,68 @@
+"""The click publisher and the recent-clicks follower against a real tansu broker."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from pipelines.events import ClickEvent
+from serving.clicks import ClickNotAcknowledged, ClickPublisher
+from serving.recent_clicks import ClickTopicFollower, RecentClicks
+from tests.helpers import free_port, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def read_topic(bootstrap: str, topic: str, partitions: int, want: int, timeout: float = 10.0) -> list:
+    """Every record of the topic from offset 0 (no consumer group), until `want` records or the timeout."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    records, deadline = [], time.monotonic() + timeout
+    try:
+        while len(records) < want and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is not None and msg.error() is None:
+                records.append(msg)
+    finally:
+        consumer.close()
+    return records
+
+
+def test_publish_is_acked_keyed_by_user_and_followed(broker):
+    topic = "clicks-unit"
+    publisher = ClickPublisher(broker, topic, ack_timeout_s=5, partitions=3)
+    state = RecentClicks(3600, 100, 100)
+    follower = ClickTopicFollower(broker, topic, state, poll_timeout_s=0.1)
+    try:
+        assert publisher.ensure_topic()
+        assert publisher.broker_status(max_age_s=0) == (True, None)
+        follower.start()
+        events = [ClickEvent(user_id=u, movie_id=m, event="like") for u, m in ((7, 1), (7, 2), (8, 3))]
+        for ev in events:
+            assert publisher.publish_and_wait(ev) == ev
+        wait_until(lambda: state.movies(7) == {1, 2} and state.movies(8) == {3}, 5, what="follower caught up")
+        records = read_topic(broker, topic, 3, want=3)
+        by_id = {json.loads(r.value())["event_id"]: r for r in records}
+        assert set(by_id) == {str(e.event_id) for e in events}
+        assert {r.key() for r in records} == {b"7", b"8"}
+        # keyed by user: one user's clicks land in one partition, in order
+        assert len({r.partition() for r in records if r.key() == b"7"}) == 1
+    finally:
+        follower.stop()
+        publisher.close()
+
+
+def test_unreachable_broker_is_not_acknowledged_within_the_timeout():
+    publisher = ClickPublisher(f"127.0.0.1:{free_port()}", "clicks-nowhere", ack_timeout_s=1.0)
+    try:
+        started = time.monotonic()
+        with pytest.raises(ClickNotAcknowledged):
+            publisher.publish_and_wait(ClickEvent(user_id=1, movie_id=1))
+        assert time.monotonic() - started < 3.0
+        ok, reason = publisher.broker_status(max_age_s=0)
+        assert not ok and "unreachable" in reason
+    finally:
+        publisher.close(flush_s=0)
