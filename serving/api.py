@@ -107,18 +107,32 @@ async def read_json_body(request: Request, max_bytes: int) -> Any:
         raise HTTPException(400, f"malformed JSON: {exc}") from None
 
 
-class RejectControlCharsInPath:
-    """ASGI middleware for the whole service: a URL path with control characters (e.g. an encoded newline in a
-    user id) never reaches a route (the router's patterns do not match newlines), so answer a JSON 400 here
-    instead of a plain-text 404."""
+class RequestGuard:
+    """ASGI middleware for the whole service, in front of BentoML's own routing:
 
-    def __init__(self, app: ASGIApp):
+    - a URL path with control characters (e.g. an encoded newline in a user id) never reaches a route (the
+      router's patterns do not match newlines): answer a JSON 400 instead of a plain-text 404;
+    - BentoML-native endpoints (`json_only_paths`) take JSON only: other content types (e.g. multipart without a
+      boundary, on which BentoML's parser fails with a 500) get a 415.
+    """
+
+    def __init__(self, app: ASGIApp, json_only_paths: tuple[str, ...] = ("/recommend",)):
         self.app = app
+        self.json_only_paths = json_only_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and any(ord(c) < 32 or ord(c) == 127 for c in scope.get("path", "")):
-            await error(400, "the URL path contains control characters")(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            path = scope.get("path", "")
+            if any(ord(c) < 32 or ord(c) == 127 for c in path):
+                await error(400, "the URL path contains control characters")(scope, receive, send)
+                return
+            if scope.get("method") == "POST" and path in self.json_only_paths:
+                ctype = dict(scope.get("headers") or []).get(b"content-type", b"").decode("latin-1")
+                if ctype.split(";")[0].strip().lower() != "application/json":
+                    await error(415, f"Content-Type must be application/json, got {ctype or 'nothing'!r}")(
+                        scope, receive, send
+                    )
+                    return
         await self.app(scope, receive, send)
 
 

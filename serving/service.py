@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 
 from pipelines.events import MAX_ID
 from pipelines.settings import get_settings
-from serving.api import RejectControlCharsInPath
+from serving.api import RequestGuard
 from serving.api import app as http_app
 from serving.recommend import NoChampion, UnknownGenres, recommend
 from serving.runtime import ServingRuntime
@@ -75,4 +75,4 @@ class MovieRecommender:
         self.runtime.stop()
 
 
-MovieRecommender.add_asgi_middleware(RejectControlCharsInPath)
+MovieRecommender.add_asgi_middleware(RequestGuard)
