@@ -1,0 +1,122 @@
+"""Landing benchmark: throughput (events/s) and produce -> visible-in-store latency (p50/p99) of the Flink job.
+
+Bounded: its own broker on a free loopback port, its own var dir, the long-running job with the default
+checkpoint interval; for each offered rate, produce for --seconds, then wait until every event is visible
+in committed part files. Usage: .venvs/ml/bin/python benchmarks/ingest.py [--rates 1000 5000 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from pipelines.settings import Settings
+from streaming import jobctl
+from streaming.broker import start_broker, stop_broker
+from streaming.loadgen import click_events, population
+from streaming.kafka import producer
+from streaming.store import committed_files
+from streaming.topics import ensure_topics
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LandedWatcher:
+    """Polls committed part files; an event's landing time is when its file was first seen."""
+
+    def __init__(self, feedback_dir: Path):
+        self.feedback_dir = feedback_dir
+        self.seen_files: set[tuple[str, str]] = set()
+        self.latency_ms: dict[str, int] = {}
+
+    def poll(self) -> None:
+        now_ms = int(time.time() * 1000)
+        for dt, names in committed_files(self.feedback_dir).items():
+            for name in names:
+                if (dt, name) in self.seen_files:
+                    continue
+                self.seen_files.add((dt, name))
+                for line in (self.feedback_dir / f"dt={dt}" / name).read_text().splitlines():
+                    row = json.loads(line)
+                    self.latency_ms.setdefault(row["event_id"], now_ms - row["ts"])
+
+
+def run_level(settings: Settings, watcher: LandedWatcher, rate: int, seconds: float, seed: int) -> dict:
+    count = int(rate * seconds)
+    events = list(click_events(population(settings), count, seed=seed, source="bench"))
+    prod = producer(settings.kafka_bootstrap)
+    ids = set()
+    began = time.monotonic()
+    for i, event in enumerate(events):
+        due = began + i / rate
+        if due - time.monotonic() > 0.002:
+            time.sleep(due - time.monotonic())
+            watcher.poll() if i % max(rate // 4, 1) == 0 else None
+        event = event.model_copy(update={"ts": int(time.time() * 1000)})  # produce time = event time
+        ids.add(str(event.event_id))
+        while True:
+            try:
+                prod.produce(settings.clicks_topic, key=event.kafka_key(), value=event.to_json_bytes())
+                break
+            except BufferError:
+                prod.poll(0.01)
+        prod.poll(0)
+    prod.flush(60)
+    offered_s = time.monotonic() - began
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not ids <= watcher.latency_ms.keys():
+        watcher.poll()
+        time.sleep(0.25)
+    drained_s = time.monotonic() - began
+    lat = sorted(watcher.latency_ms[i] for i in ids if i in watcher.latency_ms)
+    landed = len(lat)
+    return {
+        "offered_rate": rate,
+        "produced": count,
+        "achieved_produce_rate": round(count / offered_s),
+        "landed": landed,
+        "not_landed_within_timeout": count - landed,
+        "landing_throughput": round(landed / drained_s),
+        "latency_p50_s": round(statistics.median(lat) / 1000, 2) if lat else None,
+        "latency_p99_s": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))] / 1000, 2) if lat else None,
+        "drain_seconds": round(drained_s, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", type=int, nargs="+", default=[1000, 5000, 20000])
+    parser.add_argument("--seconds", type=float, default=20.0, help="produce time per level")
+    args = parser.parse_args()
+    var = Path(tempfile.mkdtemp(prefix="movierec-bench-")) / "var"
+    settings = Settings(var_dir=var, kafka_bootstrap=f"127.0.0.1:{free_port()}")
+    start_broker(settings)
+    try:
+        ensure_topics(settings)
+        t0 = time.monotonic()
+        jobctl.start_job(settings)
+        print(json.dumps({"job_start_seconds": round(time.monotonic() - t0, 1)}), flush=True)
+        watcher = LandedWatcher(settings.feedback_dir)
+        time.sleep(10)  # let the Python workers come up before measuring
+        results = []
+        for level, rate in enumerate(args.rates):
+            results.append(run_level(settings, watcher, rate, args.seconds, seed=level))
+            print(json.dumps(results[-1]), flush=True)
+        print(json.dumps({"checkpoint_interval_s": settings.flink_checkpoint_interval_s,
+                          "parallelism": settings.flink_parallelism, "results": results}, indent=1))  # fmt: skip
+    finally:
+        jobctl.stop_job(settings)
+        stop_broker(settings)
+
+
+if __name__ == "__main__":
+    main()
