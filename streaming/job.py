@@ -127,10 +127,13 @@ QUERIES = {
         SELECT payload, kafka_partition, kafka_offset, pt, r.ok AS ok, r.reason AS reason, r.checked_at AS checked_at,
             r.schema_version AS schema_version, r.event_id AS event_id, r.user_id AS user_id,
             r.movie_id AS movie_id, r.event AS event, r.ts AS ts, r.source AS source FROM parsed""",
-    "valid": f"CREATE TEMPORARY VIEW valid AS SELECT {FIELDS} FROM flat WHERE ok",
 }
+CHECKED_VIEWS = [
+    f"CREATE TEMPORARY VIEW valid AS SELECT {FIELDS} FROM checked WHERE ok",
+    "CREATE TEMPORARY VIEW rejected AS SELECT * FROM checked WHERE NOT ok",
+]
 INSERTS = {
-    "dlq": """INSERT INTO dlq SELECT reason, payload, kafka_partition, kafka_offset, checked_at FROM flat WHERE NOT ok""",
+    "dlq": """INSERT INTO dlq SELECT reason, payload, kafka_partition, kafka_offset, checked_at FROM rejected""",
     "files": f"""INSERT INTO feedback_files SELECT {FIELDS},
         DATE_FORMAT(TO_TIMESTAMP_LTZ(ts, 3), 'yyyy-MM-dd') AS dt FROM landed""",
     "pg": f"INSERT INTO feedback_pg SELECT {FIELDS} FROM landed",
@@ -212,6 +215,10 @@ def build(settings: Settings, checkpoint_root: Path, restore_from: Path | None, 
     parse_click = udf(lambda payload: Row(*classify(payload, skew)), result_type=result_type)
     t_env.create_temporary_function("parse_click", parse_click)
     for statement in ddl(settings, stop_offsets) + list(QUERIES.values()):
+        t_env.execute_sql(statement)
+    # one DataStream node behind both the DLQ and the landing branch: the source and the UDF run once
+    t_env.create_temporary_view("checked", t_env.from_data_stream(t_env.to_data_stream(t_env.from_path("flat"))))
+    for statement in CHECKED_VIEWS:
         t_env.execute_sql(statement)
     valid = t_env.from_path("valid")
     names = valid.get_schema().get_field_names()
