@@ -19,3 +19,7 @@ mlflow-up: .venvs/ml/.installed ## MLflow tracking server only (127.0.0.1:5000)
 
 mlflow-down:
 	$(ML_PY) -c "from infra import mlflow_server; from pipelines.settings import get_settings; mlflow_server.stop(get_settings())"
+
+.PHONY: demo
+demo: ## on a running stack: like -> disappears -> clicks landed -> retrain over REST -> hot-swap (prints evidence)
+	$(ML_PY) -m infra.demo
