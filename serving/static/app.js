@@ -99,8 +99,8 @@ async function sendClick(li, movie, event, actions) {
   });
   if (resp.status === 202) {
     li.remove();
-    status(`Noted: ${event === "like" ? "liked" : "watched"} “${movie.title}”.`);
     await load();  // the server leaves the clicked movie out from now on
+    status(`Noted: ${event === "like" ? "liked" : "watched"} “${movie.title}”.`);
   } else {
     for (const b of actions.querySelectorAll("button")) b.disabled = false;
     status(`Click not recorded (${resp.status}): ${await errorText(resp)}`, true);

@@ -178,7 +178,7 @@ def test_web_page_like_removes_the_movie(a, champion):
         )  # fmt: skip
         try:
             page = browser.new_page(viewport={"width": 1000, "height": 900})
-            page.goto(f"{a.base_url}ui/")
+            page.goto(f"{str(a.base_url).rstrip('/')}/ui/")
             page.fill("#user-id", str(user))
             page.click("#go")
             page.wait_for_function("document.querySelectorAll('#recs li').length === 10")
