@@ -11,25 +11,59 @@ import re
 from datetime import timedelta
 from typing import Any, get_args
 
-from airflow.sdk import Asset, Param, chain, dag, task
+from airflow.sdk import (
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+    Param,
+    RetryDecision,
+    RetryPolicy,
+    chain,
+    dag,
+    task,
+)
+from infra.airflow_assets import landed_feedback, registered_model
 
 from pipelines.settings import ModelType, get_settings
 
 settings = get_settings()
 ML_PYTHON = str(settings.venv_python("ml"))
 
-# Lineage shown in the UI's asset graph: the Flink job lands feedback, this DAG registers model versions.
-LANDED_FEEDBACK = Asset(name="landed_click_feedback", uri=settings.feedback_dir.as_uri())
-REGISTERED_MODEL = Asset(name="registered_model", uri=f"x-mlflow://registered-models/{settings.model_name}")
+# Lineage shown in the UI's asset graph: the Flink job lands feedback (announced by movielens_feedback_watch
+# when enough is new), this DAG consumes it and registers model versions.
+LANDED_FEEDBACK = landed_feedback(settings)
+REGISTERED_MODEL = registered_model(settings)
+
+
+def retrain_schedule() -> AssetOrTimeSchedule | list | None:
+    """settings.retrain_schedule (cron or preset), or-ed with "enough new feedback landed" when the watch runs."""
+    cron = settings.retrain_schedule
+    if not settings.feedback_watch_schedule:
+        return cron or None
+    if not cron:
+        return [LANDED_FEEDBACK]
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cron, timezone="UTC"), assets=[LANDED_FEEDBACK])
+
+# Tasks re-raise pipelines.validation.DataValidationError with this prefix (the ML env's exception type
+# does not cross the process boundary, its message does).
+BAD_DATA = "[bad-data]"
+
+
+class FailFastOnBadData(RetryPolicy):
+    """Retry transient failures, but fail at once when great-expectations rejected the data."""
+
+    def evaluate(self, exception: BaseException, try_number: int, max_tries: int, context: Any = None) -> RetryDecision:
+        if BAD_DATA in str(exception):
+            return RetryDecision.fail("data validation failed: a retry cannot fix the data")
+        return RetryDecision.default()
+
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "mlops",
     "retries": 2,
     "retry_delay": timedelta(minutes=1),
+    "retry_policy": FailFastOnBadData(),
     "execution_timeout": timedelta(hours=2),
 }
-# Data checks are deterministic: a retry cannot fix bad data, it only delays the failure.
-NO_RETRY = {"retries": 0}
 
 PARAMS = {
     "dataset": Param(settings.dataset, type="string", description="MovieLens folder under data_root"),
@@ -79,11 +113,15 @@ def load_feedback(run: dict) -> dict:
 
     from pipelines.feedback import snapshot_new_feedback
     from pipelines.settings import Settings
+    from pipelines.validation import DataValidationError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     overrides = json.loads(run["overrides"])
     settings = Settings(**{k: v for k, v in overrides.items() if k in Settings.model_fields})
-    result = snapshot_new_feedback(settings, run["key"], settings.model_name)
+    try:
+        result = snapshot_new_feedback(settings, run["key"], settings.model_name)
+    except DataValidationError as exc:
+        raise RuntimeError(f"[bad-data] landed feedback rejected: {exc}") from exc
     print(f"load_feedback: {json.dumps(result, default=str)}")
     return json.loads(json.dumps(result, default=str))
 
@@ -95,9 +133,13 @@ def pipeline_stage(stage: str, run: dict) -> dict:
     import logging
 
     from pipelines.pipeline import run_stage
+    from pipelines.validation import DataValidationError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    result = run_stage(stage, run["key"], json.loads(run["overrides"]))
+    try:
+        result = run_stage(stage, run["key"], json.loads(run["overrides"]))
+    except DataValidationError as exc:
+        raise RuntimeError(f"[bad-data] {stage}: {exc}") from exc
     print(f"{stage}: {json.dumps(result, default=str)}")
     return json.loads(json.dumps(result, default=str))
 
@@ -121,7 +163,7 @@ def commit_feedback(run: dict) -> dict:
 
 @dag(
     dag_id="movielens_retrain",
-    schedule=settings.retrain_schedule,
+    schedule=retrain_schedule(),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
@@ -137,6 +179,9 @@ def commit_feedback(run: dict) -> dict:
 Every task runs in the ML env (`{ML_PYTHON}`) and calls one `pipelines` function; stages hand off
 through files in `<var_dir>/runs/<run id>/` and return small dicts (shown as XCom and in the task logs).
 
+**Runs**: on `{settings.retrain_schedule}` (UTC) or when `movielens_feedback_watch` reports at least
+{settings.retrain_min_new_feedback} new feedback events (asset `landed_click_feedback`), or when triggered.
+
 **Reads**: ratings of `dataset` under `{settings.data_root}`; landed click feedback
 `{settings.feedback_dir}/dt=YYYY-MM-DD/part-*` newer than the watermark in `{settings.state_dir}`.
 
@@ -145,8 +190,9 @@ through files in `<var_dir>/runs/<run id>/` and return small dicts (shown as XCo
 report, metrics and promotion decision; a new version of `{settings.model_name}` in the registry; the
 `champion` alias when the challenger wins (or `force_promote`); the feedback watermark after success.
 
-**Fails early**: bad ratings/feedback stop the run at `validate` (great-expectations; the failed
-expectations are named in the log); nothing is trained or registered and the watermark stays put.
+**Fails early**: bad feedback or ratings stop the run before training (great-expectations in
+`load_feedback`'s snapshot and in `validate`; the failed expectations are named in the log), without
+retries; nothing is trained or registered and the watermark stays put, so the batch is re-read next run.
 
 Params: `dataset`, `epochs`, `model_type`, `max_ratings`, `force_promote` (default false) and
 `settings_overrides` (any other Settings field).
@@ -155,7 +201,7 @@ Params: `dataset`, `epochs`, `model_type`, `max_ratings`, `force_promote` (defau
 def movielens_retrain() -> None:
     feedback = load_feedback.override(task_id="load_feedback", inlets=[LANDED_FEEDBACK])(RUN)
     stages = [
-        pipeline_stage.override(task_id="validate", **NO_RETRY)("validate", RUN),
+        pipeline_stage.override(task_id="validate")("validate", RUN),
         pipeline_stage.override(task_id="preprocess")("preprocess", RUN),
         pipeline_stage.override(task_id="train")("train", RUN),
         pipeline_stage.override(task_id="evaluate")("evaluate", RUN),

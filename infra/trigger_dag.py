@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     state = wait_for_run(client, args.dag_id, run_id, args.timeout)
     print(f"run {run_id}: {state}")
-    for ti in client.task_instances(args.dag_id, run_id):
+    for ti in sorted(client.task_instances(args.dag_id, run_id), key=lambda t: t.get("start_date") or "~"):
         duration = ti.get("duration")
         took = f"{duration:7.1f}s" if isinstance(duration, (int, float)) else "      -"
         print(f"  {ti['task_id']:<16} {ti['state'] or '-':<16} {took}")

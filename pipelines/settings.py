@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     # --- Airflow -----------------------------------------------------------------------
     airflow_port: int = 8080
     retrain_schedule: str | None = "@daily"
+    feedback_watch_schedule: str | None = Field("*/15 * * * *", description="How often to count new feedback")
+    retrain_min_new_feedback: int = Field(1000, description="New feedback events that trigger a retrain run")
 
     @model_validator(mode="after")
     def _fill_derived_defaults(self) -> "Settings":

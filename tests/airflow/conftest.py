@@ -44,6 +44,7 @@ class DagTestResult:
     run_id: str | None
     states: dict[str, str | None]
     durations: dict[str, float | None]
+    tries: dict[str, int]
 
     @property
     def run_key(self) -> str:
@@ -73,13 +74,13 @@ def airflow_home(tmp_path_factory) -> AirflowHome:
     return ah
 
 
-def task_states(home: Path, dag_id: str, run_id: str) -> tuple[dict[str, str | None], dict[str, float | None]]:
-    """Task states and durations of one DAG run, read from the Airflow metadata DB (sqlite)."""
+def task_states(home: Path, dag_id: str, run_id: str) -> list[tuple[str, str | None, float | None, int]]:
+    """(task_id, state, duration, try_number) of one DAG run, read from the Airflow metadata DB (sqlite)."""
     with sqlite3.connect(home / "airflow.db") as db:
-        rows = db.execute(
-            "SELECT task_id, state, duration FROM task_instance WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)
+        return db.execute(
+            "SELECT task_id, state, duration, try_number FROM task_instance WHERE dag_id = ? AND run_id = ?",
+            (dag_id, run_id),
         ).fetchall()
-    return {r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows}
 
 
 def latest_run_id(home: Path, dag_id: str) -> str | None:
@@ -96,5 +97,6 @@ def dags_test(ah: AirflowHome, conf: dict, timeout: float = 900) -> DagTestResul
     seconds = time.perf_counter() - started
     run_id = latest_run_id(ah.home, DAG_ID)
     assert run_id != before, f"no new dag run was created:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    states, durations = task_states(ah.home, DAG_ID, run_id)
-    return DagTestResult(result.returncode, result.stdout + result.stderr, seconds, run_id, states, durations)
+    rows = task_states(ah.home, DAG_ID, run_id)
+    return DagTestResult(result.returncode, result.stdout + result.stderr, seconds, run_id,
+                         {r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows}, {r[0]: r[3] for r in rows})  # fmt: skip

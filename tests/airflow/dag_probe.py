@@ -13,6 +13,12 @@ from pathlib import Path
 HEAVY = ("tensorflow", "keras", "mlflow", "pandas", "great_expectations", "sklearn", "bentoml", "numpy")
 
 
+def _expression(timetable: object) -> str | None:
+    """The cron expression of a cron timetable, also inside an asset-or-time schedule."""
+    inner = getattr(timetable, "timetable", timetable)
+    return getattr(inner, "_expression", None) or getattr(inner, "expression", None)
+
+
 def main(dags_folder: str) -> None:
     started = time.perf_counter()
     import importlib.util
@@ -37,7 +43,8 @@ def main(dags_folder: str) -> None:
     dags = {}
     for dag_id, dag in bag.dags.items():
         dags[dag_id] = {
-            "schedule": str(getattr(dag.timetable, "_expression", None) or dag.timetable),
+            "schedule": _expression(dag.timetable),
+            "schedule_repr": repr(dag.timetable),
             "catchup": dag.catchup,
             "max_active_runs": dag.max_active_runs,
             "params": {k: dag.params.get_param(k).resolve() for k in dag.params},
@@ -53,6 +60,7 @@ def main(dags_folder: str) -> None:
                     "expect_airflow": getattr(t, "expect_airflow", None),
                     "outlets": [getattr(a, "name", str(a)) for a in t.outlets],
                     "inlets": [getattr(a, "name", str(a)) for a in t.inlets],
+                    "retry_policy": type(t.retry_policy).__name__ if t.retry_policy is not None else None,
                 }
                 for t in dag.tasks
             },
@@ -68,6 +76,12 @@ def main(dags_folder: str) -> None:
             )
         )  # fmt: skip
         overrides["path_safe"] = module.path_safe("manual__2026-01-01T00:00:00+00:00")
+        policy = module.FailFastOnBadData()
+        overrides["policy_on_bad_data"] = policy.evaluate(
+            RuntimeError("Process returned non-zero exit status 1.\n[bad-data] validate: feedback: 1 expectation(s) failed"),
+            1, 3,
+        ).action.value
+        overrides["policy_on_other_errors"] = policy.evaluate(RuntimeError("connection refused"), 1, 3).action.value
     print(json.dumps({
         "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
         "framework_import_seconds": round(framework_seconds, 3),

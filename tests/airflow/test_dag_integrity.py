@@ -36,7 +36,7 @@ def probe(airflow_home) -> dict:
 
 def test_every_dag_file_imports_without_errors(probe):
     assert probe["import_errors"] == {}
-    assert DAG_ID in probe["dags"]
+    assert set(probe["dags"]) == {DAG_ID, "movielens_feedback_watch"}
 
 
 def test_no_heavy_imports_and_import_time_is_bounded(probe):
@@ -63,21 +63,25 @@ def test_every_task_has_owner_retries_and_runs_in_the_ml_env(probe, airflow_home
     for dag in probe["dags"].values():
         for task_id, t in dag["tasks"].items():
             assert t["owner"] and t["owner"] != "airflow", f"{task_id}: set a real owner"
-            # validate fails on data, which a retry cannot fix: its 0 is deliberate, every other task retries
-            assert t["retries"] >= (0 if task_id == "validate" else 1), task_id
+            assert t["retries"] >= 1, task_id
+            assert t["python"] == ml_python and t["expect_airflow"] is False, task_id
     for task_id, t in probe["dags"][DAG_ID]["tasks"].items():
-        assert t["python"] == ml_python and t["expect_airflow"] is False, task_id
+        assert t["retry_policy"] == "FailFastOnBadData", task_id
 
 
 def test_schedule_params_and_assets(probe):
     dag = probe["dags"][DAG_ID]
-    assert "0 0 * * *" in dag["schedule"]  # settings.retrain_schedule default: @daily
+    assert dag["schedule"] in ("@daily", "0 0 * * *")  # settings.retrain_schedule default ...
+    assert "landed_click_feedback" in dag["schedule_repr"]  # ... or enough new feedback (the watch DAG)
     assert dag["catchup"] is False and dag["max_active_runs"] == 1 and dag["doc_md"]
     assert dag["params"]["force_promote"] is False
     assert {"dataset", "epochs", "model_type", "max_ratings", "settings_overrides"} <= set(dag["params"])
     assert dag["param_schemas"]["model_type"]["enum"] == ["neumf", "gmf", "mlp", "mf"]
     assert dag["tasks"]["register"]["outlets"] == ["registered_model"]
     assert dag["tasks"]["load_feedback"]["inlets"] == ["landed_click_feedback"]
+    watch = probe["dags"]["movielens_feedback_watch"]
+    assert watch["schedule"] == "*/15 * * * *" and watch["catchup"] is False
+    assert watch["tasks"]["count_new_feedback"]["outlets"] == ["landed_click_feedback"]
 
 
 def test_stage_overrides_carry_params_and_lineage_tags(probe):
@@ -88,3 +92,8 @@ def test_stage_overrides_carry_params_and_lineage_tags(probe):
     assert example["tags"] == {"airflow_dag_id": DAG_ID, "airflow_run_id": "manual__2026-01-01T00:00:00+00:00",
                                "logical_date": ""}  # fmt: skip
     assert example["path_safe"] == "manual__2026-01-01T00_00_00_00_00"
+
+
+def test_bad_data_fails_without_retries_other_errors_retry(probe):
+    assert probe["stage_overrides_example"]["policy_on_bad_data"] == "fail"
+    assert probe["stage_overrides_example"]["policy_on_other_errors"] == "default"
