@@ -19,7 +19,6 @@ from infra import mlflow_server
 from infra.processes import ManagedProcess, http_ok, port_open
 from pipelines.settings import Settings, get_settings
 
-SERVING_NAME = "serving"
 
 
 class StackError(RuntimeError):
@@ -32,15 +31,6 @@ def step(message: str) -> Callable[[], None]:
     return lambda: print(f"    ok ({time.perf_counter() - started:.0f}s)", flush=True)
 
 
-def serving_process(settings: Settings) -> ManagedProcess:
-    cmd = [str(settings.venvs_dir / "ml" / "bin" / "bentoml"), "serve", "serving.service:MovieRecommender",
-           "--host", settings.serving_host, "--port", str(settings.serving_port)]  # fmt: skip
-    url = f"http://{settings.serving_host}:{settings.serving_port}"
-    return ManagedProcess(SERVING_NAME, cmd, settings.pids_dir, settings.logs_dir,
-                          cwd=settings.var_dir.parent if (settings.var_dir.parent / "serving").is_dir() else None,
-                          ready=lambda: http_ok(f"{url}/readyz"))  # fmt: skip
-
-
 @dataclass
 class Component:
     name: str
@@ -50,6 +40,7 @@ class Component:
 
 def components(settings: Settings) -> list[Component]:
     from infra.airflow import standalone_process
+    from serving.process import serving_process
     from streaming.broker import broker_process, host_port
     from streaming.jobctl import job_process
 
@@ -60,6 +51,15 @@ def components(settings: Settings) -> list[Component]:
         Component("airflow", settings.airflow_port, standalone_process),
         Component("serving", settings.serving_port, serving_process),
     ]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def preflight(settings: Settings) -> None:
@@ -117,7 +117,12 @@ def up(settings: Settings) -> None:
     ensure_champion(settings)
     done()
     done = step(f"BentoML service on {settings.serving_host}:{settings.serving_port}")
+    from serving.process import serving_process
+
     serving_process(settings).start(timeout=180)
+    url = f"http://{settings.serving_host}:{settings.serving_port}/readyz"
+    if not wait_for(lambda: http_ok(url), timeout=120):
+        raise StackError(f"the service answers but is not ready: see {url} and `make logs`")
     done()
     print_addresses(settings)
 
@@ -129,8 +134,8 @@ def print_addresses(settings: Settings) -> None:
     pw_file = password_file(settings.airflow_home)
     print(f"""
 The loop is up:
-  web page        {web}/
-  service docs    {web}/docs
+  web page        {web}/ui/
+  API docs        {web}/  (OpenAPI spec at {web}/docs.json)
   MLflow UI       {mlflow_server.server_url(settings)}
   Airflow UI      http://127.0.0.1:{settings.airflow_port}  (user admin, password in {pw_file})
 Try it:

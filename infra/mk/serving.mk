@@ -18,7 +18,7 @@ serving-status: ## PID and /readyz of the service
 	@$(SERVING_PY) -m serving.process status
 
 serving-test: ## the serving tests (unit + real broker + real bentoml serve + chromium)
-	@bash infra/install_browser.sh
+	@bash infra/install_system_deps.sh
 	$(SERVING_PY) -m pytest tests/serving $(PYTEST_ARGS)
 
 serving-bench: .venvs/ml/.installed ## service vs seed-style Flask baseline on full ml-latest-small (docs/serving.md)

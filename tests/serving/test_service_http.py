@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.browser import chromium_page
 from tests.helpers import REPO_ROOT, free_port, wait_until
 from tests.serving.conftest import serving_process, start_all
 from tests.serving.test_kafka_clicks import read_topic
@@ -167,47 +168,36 @@ def test_schemathesis_fuzz_finds_no_server_errors(a, tmp_path):
 
 
 def test_web_page_like_removes_the_movie(a, champion):
-    from playwright.sync_api import sync_playwright
-
     user = known_user(champion)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 900})
-            page.goto(f"{str(a.base_url).rstrip('/')}/ui/")
-            page.fill("#user-id", str(user))
-            page.click("#go")
-            page.wait_for_function("document.querySelectorAll('#recs li').length === 10")
-            page.wait_for_function(f"document.querySelector('#strategy').textContent.includes('User {user}')")
-            assert f"v{champion.version}" in page.text_content("#model-badge")
-            assert "personalized" in page.text_content("#strategy")
-            first = page.locator("#recs li").first
-            movie_id = first.get_attribute("data-movie-id")
-            title = first.locator(".title").text_content()
-            assert title == champion.recommender.movies[int(movie_id)].title
-            first.locator("button[data-event=like]").click()
-            page.wait_for_function(f"document.querySelector('#status').textContent.includes('liked')")
-            page.wait_for_function("document.querySelectorAll('#recs li').length === 10")
-            assert page.locator(f'#recs li[data-movie-id="{movie_id}"]').count() == 0
-            # new user + favourite genres: cold start in those genres
-            page.check("input[name=mode][value=new]")
-            page.check("input[name=genre][value=Comedy]")
-            page.click("#go")
-            page.wait_for_function("document.querySelector('#strategy').textContent.includes('Comedy')")
-            page.wait_for_function("document.querySelectorAll('#recs li').length === 10")
-            assert all("Comedy" in t for t in page.locator("#recs .meta").all_text_contents())
-            page.check("input[name=mode][value=known]")
-            page.click("#go")
-            page.wait_for_function(f"document.querySelector('#strategy').textContent.includes('User {user}')")
-            page.wait_for_function("document.querySelectorAll('#recs li').length === 10")
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        page.goto(f"{str(a.base_url).rstrip('/')}/ui/")
+        page.fill("#user-id", str(user))
+        page.click("#go")
+        page.wait_for_function("document.querySelectorAll('#recs li').length === 10")
+        page.wait_for_function(f"document.querySelector('#strategy').textContent.includes('User {user}')")
+        assert f"v{champion.version}" in page.text_content("#model-badge")
+        assert "personalized" in page.text_content("#strategy")
+        first = page.locator("#recs li").first
+        movie_id = first.get_attribute("data-movie-id")
+        title = first.locator(".title").text_content()
+        assert title == champion.recommender.movies[int(movie_id)].title
+        first.locator("button[data-event=like]").click()
+        page.wait_for_function(f"document.querySelector('#status').textContent.includes('liked')")
+        page.wait_for_function("document.querySelectorAll('#recs li').length === 10")
+        assert page.locator(f'#recs li[data-movie-id="{movie_id}"]').count() == 0
+        # new user + favourite genres: cold start in those genres
+        page.check("input[name=mode][value=new]")
+        page.check("input[name=genre][value=Comedy]")
+        page.click("#go")
+        page.wait_for_function("document.querySelector('#strategy').textContent.includes('Comedy')")
+        page.wait_for_function("document.querySelectorAll('#recs li').length === 10")
+        assert all("Comedy" in t for t in page.locator("#recs .meta").all_text_contents())
+        page.check("input[name=mode][value=known]")
+        page.click("#go")
+        page.wait_for_function(f"document.querySelector('#strategy').textContent.includes('User {user}')")
+        page.wait_for_function("document.querySelectorAll('#recs li').length === 10")
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert a.get("/healthz").status_code == 200
 
 
