@@ -3,9 +3,10 @@
 Runs in the Flink env: `.venvs/flink/bin/python -m streaming.job --settings <json> --mode long-running|bounded`.
 Launch it through `streaming.jobctl`, which builds the settings file and manages the process.
 
-- parse + validate with pipelines.events.parse_event in a Python UDF; invalid payloads go to the DLQ topic
-  with the reason;
-- de-duplicate by event_id with keep-first-row keyed state (TTL settings.flink_dedup_ttl_s), append-only;
+- parse + validate: canonical payloads (what ClickEvent.to_json_bytes() writes) in Flink SQL, every other
+  payload with pipelines.events.parse_event in a Python UDF (see fast_path_sql); invalid payloads go to the DLQ
+  topic with parse_event's reason;
+- de-duplicate by event_id with Flink's keep-first-row Deduplicate (TTL settings.flink_dedup_ttl_s), append-only;
 - land into date-partitioned JSON-lines files (auto-compaction: each checkpoint commits one file per dt and
   subtask) and, when configured, a JDBC upsert keyed on event_id;
 - checkpoints every settings.flink_checkpoint_interval_s, retained; a fresh process restores from the
@@ -17,17 +18,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import time
+import typing
 from pathlib import Path
-from typing import Any
 
-from pipelines.events import InvalidEvent, parse_event
+from pipelines.events import MAX_ID, SCHEMA_VERSION, ClickEvent, InvalidEvent, parse_event
 from pipelines.settings import Settings
 from streaming import store
 
 LONG_RUNNING, BOUNDED = "long-running", "bounded"
+# retained checkpoints of the long-running job live under flink_checkpoint_dir/<this>; bump it whenever the
+# job graph changes incompatibly (state of another graph cannot be restored; the new graph then starts from
+# the consumer group's committed offsets). v2: SQL validation fast path + SQL Deduplicate.
+LANDING_CHECKPOINTS = "landing-v2"
 PARSED_TYPE = (
     ("ok", "BOOLEAN"), ("reason", "STRING"), ("checked_at", "BIGINT"), ("schema_version", "INT"),
     ("event_id", "STRING"), ("user_id", "BIGINT"), ("movie_id", "BIGINT"), ("event", "STRING"),
@@ -53,6 +59,94 @@ def classify(payload: str | None, max_future_skew_s: int) -> tuple:
     except InvalidEvent as exc:
         return (False, exc.reason[:2000], now_ms, None, None, None, None, None, None, None)
     return (True, None, now_ms, e.schema_version, str(e.event_id), e.user_id, e.movie_id, e.event, e.ts, e.source)
+
+
+# --- SQL fast path -------------------------------------------------------------------------------------------
+# The canonical payload (what ClickEvent.to_json_bytes() writes: every field, in declaration order, canonical
+# values) is recognised by one regular expression and converted in Flink SQL (JVM, no Python). Anything else
+# (another key order, lax forms pydantic coerces such as "3" or true for an int, an upper-case UUID, escapes,
+# missing fields with defaults, ...) and every invalid payload goes to the Python fallback, i.e. parse_event
+# itself. The fast path accepts a strict subset of what parse_event accepts, with the same normalised values;
+# the only rule it decides itself is the future-ts check, with parse_event's reason text.
+# Everything below is derived from ClickEvent so the schema stays the single source of truth;
+# tests/streaming/test_validation_parity.py runs the same corpus through the SQL and through parse_event.
+
+_WS = r"[ \t\n\r]*"  # JSON whitespace only (regex \s would also match \x0b and \x0c)
+_END = r"(?![\s\S])"  # absolute end of input in both Java and Python regex ($ allows a final line terminator)
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # str(uuid.UUID) form only
+_SAFE_CHAR = r"[\x20\x21\x23-\x5b\x5d-\x7e]"  # printable ASCII without '"' and '\': no escapes, 1 char = 1 code point
+_TS_DIGITS = 13  # epoch ms up to year 2286; longer values are in the future anyway (-> fallback -> rejected)
+
+
+def _field_constraint(name: str, kind: str) -> int:
+    """A ge/le/min_length/max_length constraint of a ClickEvent field (KeyError if the schema lost it)."""
+    for meta in ClickEvent.model_fields[name].metadata:
+        if hasattr(meta, kind):
+            return getattr(meta, kind)
+    raise KeyError(f"ClickEvent.{name} has no {kind} constraint")
+
+
+def fast_path_spec() -> dict[str, typing.Any]:
+    """The canonical payload as a regex with one capture group per field, derived from ClickEvent."""
+    fields = list(ClickEvent.model_fields)
+    expected = ["schema_version", "event_id", "user_id", "movie_id", "event", "ts", "source"]
+    if fields != expected:  # a new or reordered field: the generator below must be taught about it
+        raise RuntimeError(f"ClickEvent fields changed ({fields}); update streaming.job.fast_path_spec")
+    (version,) = typing.get_args(ClickEvent.model_fields["schema_version"].annotation)
+    events = typing.get_args(ClickEvent.model_fields["event"].annotation)
+    for name in ("user_id", "movie_id"):
+        assert _field_constraint(name, "ge") == 1 and _field_constraint(name, "le") == MAX_ID
+    assert _field_constraint("ts", "ge") == 0 and _field_constraint("source", "min_length") == 1
+    id_digits = len(str(MAX_ID))
+    values = {
+        "schema_version": str(version),
+        "event_id": f'"({_UUID})"',
+        "user_id": f"([1-9][0-9]{{0,{id_digits - 1}}})",
+        "movie_id": f"([1-9][0-9]{{0,{id_digits - 1}}})",
+        "event": '"(' + "|".join(re.escape(e) for e in events) + ')"',
+        "ts": f"(0|[1-9][0-9]{{0,{_TS_DIGITS - 1}}})",
+        "source": f'"({_SAFE_CHAR}{{1,{_field_constraint("source", "max_length")}}})"',
+    }
+    members = f"{_WS},{_WS}".join(f'"{name}"{_WS}:{_WS}{values[name]}' for name in fields)
+    regex = rf"^{_WS}\{{{_WS}{members}{_WS}\}}{_WS}{_END}"
+    groups = {name: i for i, name in enumerate(fields[1:], start=1)}  # schema_version is a literal, no group
+    return {"regex": regex, "groups": groups, "schema_version": version, "max_id": MAX_ID}
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def fast_path_sql(source: str, skew_s: int) -> dict[str, str]:
+    """CREATE VIEW statements: `fast_checked` (canonical payloads, decided in SQL) and `slow_input` (the rest).
+
+    `is_fast` is deterministic (regex + id ranges), so the two views are exact complements even though each
+    evaluates it separately; the clock is only read inside fast_checked (one evaluation per row).
+    """
+    spec = fast_path_spec()
+    rx = _sql_str(spec["regex"])
+    g = {name: f"REGEXP_EXTRACT(payload, {rx}, {i})" for name, i in spec["groups"].items()}
+    is_fast = (
+        f"COALESCE(payload IS NOT NULL AND REGEXP(payload, {rx})"
+        f" AND CAST({g['user_id']} AS BIGINT) <= {spec['max_id']} AND CAST({g['movie_id']} AS BIGINT) <= {spec['max_id']}, FALSE)"
+    )
+    in_future = f"TO_TIMESTAMP_LTZ(ts, 3) > TIMESTAMPADD(SECOND, {int(skew_s)}, CURRENT_ROW_TIMESTAMP())"
+    return {
+        "fast_fields": f"""CREATE TEMPORARY VIEW fast_fields AS
+            SELECT payload, kafka_partition, kafka_offset, CAST({spec['schema_version']} AS INT) AS schema_version,
+                {g['event_id']} AS event_id, CAST({g['user_id']} AS BIGINT) AS user_id,
+                CAST({g['movie_id']} AS BIGINT) AS movie_id, {g['event']} AS event, CAST({g['ts']} AS BIGINT) AS ts,
+                {g['source']} AS source
+            FROM {source} WHERE {is_fast}""",
+        "fast_checked": f"""CREATE TEMPORARY VIEW fast_checked AS
+            SELECT payload, kafka_partition, kafka_offset, ok,
+                CASE WHEN ok THEN CAST(NULL AS STRING)
+                     ELSE 'ts ' || CAST(ts AS STRING) || ' is more than {int(skew_s)}s in the future' END AS reason,
+                UNIX_TIMESTAMP() * 1000 AS checked_at, schema_version, event_id, user_id, movie_id, event, ts, source
+            FROM (SELECT *, NOT ({in_future}) AS ok FROM fast_fields)""",
+        "slow_input": f"""CREATE TEMPORARY VIEW slow_input AS
+            SELECT payload, kafka_partition, kafka_offset FROM {source} WHERE NOT {is_fast}""",
+    }
 
 
 def latest_checkpoint(root: Path) -> Path | None:
@@ -89,8 +183,7 @@ def ddl(settings: Settings, stop_offsets: dict[int, int] | None) -> list[str]:
         f"""CREATE TEMPORARY TABLE clicks_raw (
             payload STRING,
             kafka_partition INT METADATA FROM 'partition' VIRTUAL,
-            kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
-            pt AS PROCTIME()
+            kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL
         ) WITH ({kafka}, 'topic' = '{settings.clicks_topic}', 'format' = 'raw',
             'properties.group.id' = '{settings.flink_consumer_group}',
             'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest',
@@ -120,18 +213,25 @@ def ddl(settings: Settings, stop_offsets: dict[int, int] | None) -> list[str]:
 
 
 FIELDS = ", ".join(store.LANDED_FIELDS)
-QUERIES = {
-    "parsed": """CREATE TEMPORARY VIEW parsed AS
-        SELECT payload, kafka_partition, kafka_offset, pt, parse_click(payload) AS r FROM clicks_raw""",
-    "flat": """CREATE TEMPORARY VIEW flat AS
-        SELECT payload, kafka_partition, kafka_offset, pt, r.ok AS ok, r.reason AS reason, r.checked_at AS checked_at,
-            r.schema_version AS schema_version, r.event_id AS event_id, r.user_id AS user_id,
-            r.movie_id AS movie_id, r.event AS event, r.ts AS ts, r.source AS source FROM parsed""",
-}
+CHECKED_COLUMNS = (
+    "payload, kafka_partition, kafka_offset, ok, reason, checked_at, "
+    "schema_version, event_id, user_id, movie_id, event, ts, source"
+)
+SLOW_CHECKED = f"""CREATE TEMPORARY VIEW slow_checked AS
+    SELECT payload, kafka_partition, kafka_offset, r.ok AS ok, r.reason AS reason, r.checked_at AS checked_at,
+        r.schema_version AS schema_version, r.event_id AS event_id, r.user_id AS user_id, r.movie_id AS movie_id,
+        r.event AS event, r.ts AS ts, r.source AS source
+    FROM (SELECT payload, kafka_partition, kafka_offset, parse_click(payload) AS r FROM slow_input)"""
+ALL_CHECKED = f"""SELECT {CHECKED_COLUMNS} FROM fast_checked
+    UNION ALL SELECT {CHECKED_COLUMNS} FROM slow_checked"""
 CHECKED_VIEWS = [
-    f"CREATE TEMPORARY VIEW valid AS SELECT {FIELDS} FROM checked WHERE ok",
+    f"CREATE TEMPORARY VIEW valid AS SELECT {FIELDS}, pt FROM checked WHERE ok",
     "CREATE TEMPORARY VIEW rejected AS SELECT * FROM checked WHERE NOT ok",
 ]
+# keep-first-row on the processing-time attribute `pt`: runs as Flink's Deduplicate(keep=FirstRow, PROCTIME)
+# (JVM keyed state, TTL table.exec.state.ttl), which only ever emits inserts
+FIRST_SEEN = f"""SELECT {FIELDS} FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY pt ASC) AS rn FROM valid) WHERE rn = 1"""
 INSERTS = {
     "dlq": """INSERT INTO dlq SELECT reason, payload, kafka_partition, kafka_offset, checked_at FROM rejected""",
     "files": f"""INSERT INTO feedback_files SELECT {FIELDS},
@@ -140,35 +240,11 @@ INSERTS = {
 }
 
 
-def first_seen_function(ttl_s: int) -> Any:
-    """A KeyedProcessFunction (keyed by event_id) that forwards only the first row per key within the TTL.
-
-    The SQL keep-first-row Deduplicate is not usable here: in PyFlink 2.0 the planner turns it into an
-    updating Rank in front of insert-only sinks (file, Kafka), so the state is kept in a Python operator.
-    """
-    from pyflink.common import Time
-    from pyflink.common.typeinfo import Types
-    from pyflink.datastream import KeyedProcessFunction
-    from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
-
-    class FirstSeen(KeyedProcessFunction):
-        def open(self, runtime_context) -> None:
-            descriptor = ValueStateDescriptor("seen", Types.BOOLEAN())
-            descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.seconds(ttl_s)).build())
-            self.seen = runtime_context.get_state(descriptor)
-
-        def process_element(self, row, ctx):
-            if self.seen.value() is None:
-                self.seen.update(True)
-                yield row
-
-    return FirstSeen()
-
-
 def job_options(settings: Settings, checkpoint_root: Path, restore_from: Path | None, name: str) -> dict[str, str]:
     """Flink configuration of the job (checkpointing, recovery, restarts, Python workers)."""
     options = {
         "pipeline.name": name,
+        "pipeline.object-reuse": "true",
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
         "parallelism.default": str(settings.flink_parallelism),
@@ -187,17 +263,11 @@ def job_options(settings: Settings, checkpoint_root: Path, restore_from: Path | 
     return options
 
 
-def build(settings: Settings, checkpoint_root: Path, restore_from: Path | None, stop_offsets: dict[int, int] | None):
-    """The table environment and the statement set of the landing job (nothing is submitted yet)."""
-    from pyflink.common.typeinfo import Types
+def table_env(options: dict[str, str]):
+    from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
-    from pyflink.table import DataTypes, StreamTableEnvironment
-    from pyflink.table.udf import udf
+    from pyflink.table import StreamTableEnvironment
 
-    from pyflink.common import Configuration, Row
-
-    mode = BOUNDED if stop_offsets is not None else LONG_RUNNING
-    options = job_options(settings, checkpoint_root, restore_from, f"movierec-feedback-landing ({mode})")
     config = Configuration()
     for key, value in options.items():
         config.set_string(key, value)
@@ -205,30 +275,54 @@ def build(settings: Settings, checkpoint_root: Path, restore_from: Path | None, 
     t_env = StreamTableEnvironment.create(env)
     for key, value in options.items():
         t_env.get_config().set(key, value)
-    landed_types = {
-        "schema_version": Types.INT(), "event_id": Types.STRING(), "user_id": Types.LONG(),
-        "movie_id": Types.LONG(), "event": Types.STRING(), "ts": Types.LONG(), "source": Types.STRING(),
-        "kafka_partition": Types.INT(), "kafka_offset": Types.LONG(),
-    }  # fmt: skip
+    return t_env
+
+
+def register_checked(t_env, source: str, skew_s: int) -> None:
+    """View `checked` (CHECKED_COLUMNS + proctime `pt`) over `source` (payload, kafka_partition, kafka_offset).
+
+    SQL fast path + parse_event fallback (Python UDF, sees only non-canonical payloads), unioned and put behind
+    one DataStream node: the clock-dependent decisions are taken once per record and both the DLQ and the
+    landing branch read the same result. `pt` is declared on that node, so ROW_NUMBER() ... ORDER BY pt is a
+    time-attribute Deduplicate (append-only) rather than an updating Rank.
+    """
+    from pyflink.common import Row
+    from pyflink.table import DataTypes, Schema
+    from pyflink.table.udf import udf
+
     result_type = DataTypes.ROW([DataTypes.FIELD(n, getattr(DataTypes, t)()) for n, t in PARSED_TYPE])
-    skew = settings.max_future_skew_s
-    parse_click = udf(lambda payload: Row(*classify(payload, skew)), result_type=result_type)
+    parse_click = udf(lambda payload: Row(*classify(payload, skew_s)), result_type=result_type)
     t_env.create_temporary_function("parse_click", parse_click)
-    for statement in ddl(settings, stop_offsets) + list(QUERIES.values()):
+    for statement in list(fast_path_sql(source, skew_s).values()) + [SLOW_CHECKED]:
         t_env.execute_sql(statement)
-    # one DataStream node behind both the DLQ and the landing branch: the source and the UDF run once
-    t_env.create_temporary_view("checked", t_env.from_data_stream(t_env.to_data_stream(t_env.from_path("flat"))))
+    stream = t_env.to_data_stream(t_env.sql_query(ALL_CHECKED))
+    schema = Schema.new_builder().column_by_expression("pt", "PROCTIME()").build()
+    t_env.create_temporary_view("checked", t_env.from_data_stream(stream, schema))
+
+
+def register_landed(t_env) -> None:
+    """View `landed`: `valid` de-duplicated by event_id (first row wins), as an insert-only table.
+
+    Flink 2.0.0's planner declares every Rank, including this proctime keep-first-row one, as producing
+    updates (fixed upstream by FLINK-37005 in 2.1), so the insert-only file and Kafka sinks reject it. The
+    operator it runs (ProcTimeDeduplicateKeepFirstRowFunction) only ever emits inserts; the changelog stream
+    is re-read as insert-only, and Flink's input conversion fails the job on any non-INSERT row instead of
+    letting it through.
+    """
+    changelog = t_env.to_changelog_stream(t_env.sql_query(FIRST_SEEN))
+    t_env.create_temporary_view("landed", t_env.from_data_stream(changelog))
+
+
+def build(settings: Settings, checkpoint_root: Path, restore_from: Path | None, stop_offsets: dict[int, int] | None):
+    """The table environment and the statement set of the landing job (nothing is submitted yet)."""
+    mode = BOUNDED if stop_offsets is not None else LONG_RUNNING
+    t_env = table_env(job_options(settings, checkpoint_root, restore_from, f"movierec-feedback-landing ({mode})"))
+    for statement in ddl(settings, stop_offsets):
+        t_env.execute_sql(statement)
+    register_checked(t_env, "clicks_raw", settings.max_future_skew_s)
     for statement in CHECKED_VIEWS:
         t_env.execute_sql(statement)
-    valid = t_env.from_path("valid")
-    names = valid.get_schema().get_field_names()
-    row_type = Types.ROW_NAMED(names, [landed_types[n] for n in names])
-    landed = (
-        t_env.to_data_stream(valid)
-        .key_by(lambda row: row[1], key_type=Types.STRING())
-        .process(first_seen_function(settings.flink_dedup_ttl_s), output_type=row_type)
-    )
-    t_env.create_temporary_view("landed", t_env.from_data_stream(landed))
+    register_landed(t_env)
     statements = t_env.create_statement_set()
     for key in ("dlq", "files", "pg"):
         if key != "pg" or settings.feedback_postgres_url:
@@ -248,7 +342,7 @@ def run(settings: Settings, mode: str, stop_offsets: dict[int, int] | None, stat
         checkpoint_root = settings.flink_checkpoint_dir / "bounded" / f"run-{os.getpid()}-{int(time.time())}"
         restore_from = None
     else:
-        checkpoint_root = settings.flink_checkpoint_dir / "landing"
+        checkpoint_root = settings.flink_checkpoint_dir / LANDING_CHECKPOINTS
         restore_from = None if fresh else latest_checkpoint(checkpoint_root)
     checkpoint_root.mkdir(parents=True, exist_ok=True)
     if restore_from is not None:

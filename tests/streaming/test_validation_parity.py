@@ -1,0 +1,78 @@
+"""The job validates in Flink SQL (canonical payloads) with parse_event as the fallback: same decisions, same output.
+
+pipelines.events.parse_event stays the single source of truth: the SQL fast path may only accept what
+parse_event accepts, with identical normalised fields, and a rejection must carry parse_event's reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from pipelines.events import ClickEvent
+from pipelines.settings import Settings
+from streaming.job import classify, fast_path_spec
+from tests.helpers import REPO_ROOT
+from tests.streaming.parity_corpus import SKEW_S, corpus, has_random_defaults
+
+
+def python_fast_path(payload: str | None) -> tuple | None:
+    """The SQL fast path's shape predicate and extraction, evaluated with Python's re (same regex text)."""
+    spec = fast_path_spec()
+    match = re.search(spec["regex"], payload) if payload is not None else None
+    if match is None:
+        return None
+    g = {name: match.group(i) for name, i in spec["groups"].items()}
+    if int(g["user_id"]) > spec["max_id"] or int(g["movie_id"]) > spec["max_id"]:
+        return None
+    return (spec["schema_version"], g["event_id"], int(g["user_id"]), int(g["movie_id"]), g["event"], int(g["ts"]), g["source"])
+
+
+def test_fast_path_accepts_only_what_parse_event_accepts_with_identical_fields():
+    fast = 0
+    for payload in corpus(n_random=3000):
+        fields = python_fast_path(payload)
+        if fields is None:
+            continue
+        fast += 1
+        ok, reason, _, *expected = classify(payload, 10**12)  # the future check is taken separately in SQL
+        assert ok, (payload, reason)
+        assert tuple(expected) == fields, payload
+    assert fast > 50
+
+
+def test_every_canonical_event_takes_the_fast_path():
+    for i in range(500):
+        event = ClickEvent(user_id=1 + i * 4_294_967 % 2**31, movie_id=1 + i, event=("click", "like", "watch")[i % 3],
+                           source=("web", "loadgen", "bench", "x" * 64)[i % 4], ts=i * 7_919_000_000)  # fmt: skip
+        assert python_fast_path(event.model_dump_json()) is not None, event
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_flink_validation_stage_matches_parse_event_on_the_corpus(tmp_path):
+    payloads = corpus()
+    (tmp_path / "corpus.json").write_text(json.dumps(payloads))
+    python = Settings().venv_python("flink")
+    began = int(time.time() * 1000)
+    subprocess.run(  # noqa: S603
+        [str(python), "-m", "tests.streaming.flink_parity", str(tmp_path / "corpus.json"), str(tmp_path / "out.json"),
+         str(SKEW_S)], cwd=REPO_ROOT, check=True, timeout=600)  # fmt: skip
+    rows = {row[0]: row[1:] for row in json.loads((tmp_path / "out.json").read_text())}
+    assert sorted(rows) == list(range(len(payloads))), "every payload is classified exactly once"
+    fast_ok = 0
+    for i, payload in enumerate(payloads):
+        ok, reason, *fields = rows[i]
+        expected_ok, expected_reason, checked_at, *expected = classify(payload, SKEW_S)
+        assert ok is expected_ok, (payload, reason, expected_reason)
+        if not ok:
+            assert reason == expected_reason, payload
+        elif not has_random_defaults(payload):
+            assert fields == expected, payload
+        fast_ok += ok and python_fast_path(payload) is not None
+        assert checked_at >= began
+    assert fast_ok > 10
