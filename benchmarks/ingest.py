@@ -3,12 +3,16 @@
 Bounded: its own broker on a free loopback port, its own var dir, the long-running job with the default
 checkpoint interval; for each offered rate, produce for --seconds, then wait until every event is visible
 in committed part files. Usage: .venvs/ml/bin/python benchmarks/ingest.py [--rates 1000 5000 20000]
+[--parallelism N]. landing_throughput = landed / (last visible - first produced), so it includes one
+produce->visible latency; landing_rate_10_90 is the rate between the 10th and 90th percentile landing times
+(the job's drain rate when the offered rate exceeds it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import tempfile
@@ -37,6 +41,7 @@ class LandedWatcher:
         self.feedback_dir = feedback_dir
         self.seen_files: set[tuple[str, str]] = set()
         self.latency_ms: dict[str, int] = {}
+        self.visible_ms: dict[str, int] = {}
 
     def poll(self) -> None:
         now_ms = int(time.time() * 1000)
@@ -48,10 +53,12 @@ class LandedWatcher:
                 for line in (self.feedback_dir / f"dt={dt}" / name).read_text().splitlines():
                     row = json.loads(line)
                     self.latency_ms.setdefault(row["event_id"], now_ms - row["ts"])
+                    self.visible_ms.setdefault(row["event_id"], now_ms)
 
 
 def run_level(settings: Settings, watcher: LandedWatcher, rate: int, seconds: float, seed: int) -> dict:
     count = int(rate * seconds)
+    load_before = os.getloadavg()[0]
     events = list(click_events(population(settings), count, seed=seed, source="bench"))
     prod = producer(settings.kafka_bootstrap)
     ids = set()
@@ -79,6 +86,8 @@ def run_level(settings: Settings, watcher: LandedWatcher, rate: int, seconds: fl
     drained_s = time.monotonic() - began
     lat = sorted(watcher.latency_ms[i] for i in ids if i in watcher.latency_ms)
     landed = len(lat)
+    seen = sorted(watcher.visible_ms[i] for i in ids if i in watcher.visible_ms)
+    t10, t90 = (seen[int(0.1 * len(seen))], seen[int(0.9 * len(seen)) - 1]) if len(seen) >= 10 else (0, 0)
     return {
         "offered_rate": rate,
         "produced": count,
@@ -86,9 +95,12 @@ def run_level(settings: Settings, watcher: LandedWatcher, rate: int, seconds: fl
         "landed": landed,
         "not_landed_within_timeout": count - landed,
         "landing_throughput": round(landed / drained_s),
+        # steady-state rate: events that became visible between the 10th and 90th percentile landing times
+        "landing_rate_10_90": round(0.8 * len(seen) / ((t90 - t10) / 1000)) if t90 > t10 else None,
         "latency_p50_s": round(statistics.median(lat) / 1000, 2) if lat else None,
         "latency_p99_s": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))] / 1000, 2) if lat else None,
         "drain_seconds": round(drained_s, 1),
+        "load_avg_1m_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 
@@ -96,9 +108,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", type=int, nargs="+", default=[1000, 5000, 20000])
     parser.add_argument("--seconds", type=float, default=20.0, help="produce time per level")
+    parser.add_argument("--parallelism", type=int, help="flink_parallelism (default: the setting)")
     args = parser.parse_args()
     var = Path(tempfile.mkdtemp(prefix="movierec-bench-")) / "var"
-    settings = Settings(var_dir=var, kafka_bootstrap=f"127.0.0.1:{free_port()}")
+    overrides = {"flink_parallelism": args.parallelism} if args.parallelism else {}
+    settings = Settings(var_dir=var, kafka_bootstrap=f"127.0.0.1:{free_port()}", **overrides)
     start_broker(settings)
     try:
         ensure_topics(settings)
