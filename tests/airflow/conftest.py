@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from infra.airflow import airflow_env, run_airflow
-from pipelines.settings import Settings
+from pipelines.settings import PROJECT_ROOT, Settings
 from tests.helpers import FIXTURE_DATA_ROOT
 
 DAG_ID = "movielens_retrain"
@@ -59,6 +59,9 @@ def _env_for(settings: Settings, home: Path) -> dict[str, str]:
     env.update({f"MOVIEREC_{k.upper()}": json.dumps(list(v)) if isinstance(v, tuple) else str(v)
                 for k, v in SMALL_SETTINGS.items()})  # fmt: skip
     env["MOVIEREC_DATASET"] = settings.dataset
+    # Bytecode cache shared across test sessions (a cache only: Python checks source mtimes), so that
+    # only the first session compiles TensorFlow & co.
+    env["PYTHONPYCACHEPREFIX"] = str(PROJECT_ROOT / "var" / "pycache")
     return env
 
 
