@@ -18,7 +18,9 @@ settings = get_settings()
 NOT_ENOUGH = 99  # exit code of the count task when below the threshold -> task skipped, no asset event
 
 
-@task.external_python(python=str(settings.venv_python("ml")), expect_airflow=False, skip_on_exit_code=NOT_ENOUGH)
+@task.external_python(
+    python=str(settings.venv_python("ml")), expect_airflow=False, skip_on_exit_code=NOT_ENOUGH
+)
 def count_new_feedback(threshold: int) -> dict:
     """Events landed but not yet consumed by the model lineage (nothing is snapshotted or committed)."""
     import json

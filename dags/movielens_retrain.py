@@ -1,4 +1,4 @@
-"""Retraining DAG: landed click feedback + MovieLens ratings -> validate -> train -> MLflow registry -> champion gate.
+"""Retraining DAG: MovieLens ratings + landed click feedback -> validate -> train -> MLflow registry -> gate.
 
 Thin on purpose: every task is `@task.external_python` in the ML env and calls one `pipelines` function.
 Only `pipelines.settings` (pydantic) is imported here; TensorFlow/MLflow/pandas load inside the tasks.
@@ -35,7 +35,7 @@ REGISTERED_MODEL = registered_model(settings)
 
 
 def retrain_schedule() -> AssetOrTimeSchedule | list | None:
-    """settings.retrain_schedule (cron or preset), or-ed with "enough new feedback landed" when the watch runs."""
+    """settings.retrain_schedule (cron or preset), or-ed with "enough new feedback" when the watch DAG runs."""
     cron = settings.retrain_schedule
     if not settings.feedback_watch_schedule:
         return cron or None
@@ -52,7 +52,9 @@ BAD_DATA = "[bad-data]"
 class FailFastOnBadData(RetryPolicy):
     """Retry transient failures, but fail at once when great-expectations rejected the data."""
 
-    def evaluate(self, exception: BaseException, try_number: int, max_tries: int, context: Any = None) -> RetryDecision:
+    def evaluate(
+        self, exception: BaseException, try_number: int, max_tries: int, context: Any = None
+    ) -> RetryDecision:
         if BAD_DATA in str(exception):
             return RetryDecision.fail("data validation failed: a retry cannot fix the data")
         return RetryDecision.default()
@@ -86,9 +88,10 @@ def path_safe(value: str) -> str:
 
 
 def stage_overrides(params: dict, dag_id: str, run_id: str, logical_date: Any) -> str:
-    """JSON for `run_stage(params=...)`: Settings overrides from the trigger form, force_promote, MLflow tags."""
+    """JSON for `run_stage(params=...)`: Settings overrides from the form, force_promote, MLflow tags."""
     values = dict(params)
-    overrides = {k: v for k, v in values.items() if k not in ("settings_overrides", "force_promote") and v is not None}
+    control = ("settings_overrides", "force_promote")
+    overrides = {k: v for k, v in values.items() if k not in control and v is not None}
     overrides.update(values.get("settings_overrides") or {})
     overrides["force_promote"] = bool(values.get("force_promote", False))
     overrides["tags"] = {

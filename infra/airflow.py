@@ -113,7 +113,8 @@ def run_airflow(
 def health(port: int) -> dict:
     """GET /api/v2/monitor/health (public endpoint); {} when the API server does not answer."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2) as resp:  # noqa: S310
+        url = f"http://127.0.0.1:{port}/api/v2/monitor/health"
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback)
             return json.loads(resp.read())
     except Exception:
         return {}
@@ -126,7 +127,9 @@ def is_healthy(port: int) -> bool:
     return bool(status) and all((status.get(p) or {}).get("status") == "healthy" for p in parts)
 
 
-def standalone_process(settings: Settings, home: Path | None = None, port: int | None = None) -> ManagedProcess:
+def standalone_process(
+    settings: Settings, home: Path | None = None, port: int | None = None
+) -> ManagedProcess:
     """`airflow standalone` as a ManagedProcess (PID file var/pids/airflow.pid, log var/logs/airflow.log)."""
     port = port or settings.airflow_port
     return ManagedProcess(
