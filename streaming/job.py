@@ -223,7 +223,7 @@ def ddl(settings: Settings, stop_offsets: dict[int, int] | None) -> list[str]:
             schema_version INT, event_id STRING, user_id BIGINT, movie_id BIGINT, event STRING, ts BIGINT,
             source STRING, kafka_partition INT, kafka_offset BIGINT, dt STRING
         ) PARTITIONED BY (dt) WITH ('connector' = 'filesystem', 'path' = '{settings.feedback_dir.as_uri()}',
-            'format' = 'json', 'auto-compaction' = 'true', 'compaction.file-size' = '64MB',
+            'format' = 'json', 'auto-compaction' = 'true', 'compaction.file-size' = '64MB', 'sink.parallelism' = '1',
             'sink.rolling-policy.rollover-interval' = '{interval}',
             'sink.rolling-policy.check-interval' = '1s')""",
     ]
