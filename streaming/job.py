@@ -25,7 +25,7 @@ import time
 import typing
 from pathlib import Path
 
-from pipelines.events import MAX_ID, SCHEMA_VERSION, ClickEvent, InvalidEvent, parse_event
+from pipelines.events import ClickEvent, InvalidEvent, parse_event
 from pipelines.settings import Settings
 from streaming import store
 
