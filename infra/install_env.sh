@@ -11,7 +11,7 @@ fi
 py="${MOVIEREC_PYTHON:-3.11}"
 echo ">> env '$name': uv venv + sync locks/$name.txt (python $py)"
 [ -x ".venvs/$name/bin/python" ] || uv venv --quiet --python "$py" ".venvs/$name"
-VIRTUAL_ENV=".venvs/$name" uv pip sync --quiet "locks/$name.txt"
+VIRTUAL_ENV=".venvs/$name" uv pip sync --quiet --compile-bytecode "locks/$name.txt"
 VIRTUAL_ENV=".venvs/$name" uv pip install --quiet --no-deps -e .
 touch ".venvs/$name/.installed"
 echo ">> env '$name' ready: .venvs/$name/bin/python"

@@ -17,7 +17,6 @@ watermark still advances so switching back to files does not replay old events.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,7 +26,6 @@ import pandas as pd
 from pipelines.settings import Settings
 from streaming.store import checked_table, committed_files
 
-log = logging.getLogger(__name__)
 COLUMNS = ["event_id", "user_id", "movie_id", "event", "ts", "source"]
 DTYPES = {"event_id": "string", "user_id": "int64", "movie_id": "int64", "event": "string", "ts": "int64", "source": "string"}
 
@@ -105,16 +103,6 @@ def read_landed_feedback(
     return df, watermark, partitions
 
 
-def validate(df: pd.DataFrame, settings: Settings) -> None:
-    """great-expectations suite of pipelines.validation (raises DataValidationError on bad data)."""
-    try:
-        from pipelines.validation import validate_feedback
-    except ImportError:  # the validation module is optional for readers outside the DAG
-        log.warning("pipelines.validation not available: feedback not validated")
-        return
-    validate_feedback(df, max_future_skew_s=settings.max_future_skew_s)
-
-
 # --- the DAG's two calls: snapshot (idempotent per run) and commit (after register/promote) ---------------------
 
 
@@ -156,8 +144,7 @@ def snapshot_new_feedback(settings: Settings, run_id: str, lineage: str) -> dict
             raise ValueError(f"run {run_id} snapshotted lineage {meta['lineage']!r}, not {lineage!r}")
         return {**meta["summary"], "reused": True}
     since, _ = load_watermark(settings, lineage)
-    df, watermark, partitions = read_landed_feedback(settings, since)
-    validate(df, settings)
+    df, watermark, partitions = read_landed_feedback(settings, since)  # validated by the pipeline's validate stage
     data_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = data_path.with_name(".feedback.jsonl.tmp")
     df.to_json(tmp, orient="records", lines=True)
