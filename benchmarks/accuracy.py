@@ -75,7 +75,7 @@ def to_markdown(rows: list[dict], command: str) -> str:
         subset = [r for r in rows if r["protocol"] == protocol]
         if not subset:
             continue
-        lines.append(f"| dataset | protocol | model | " + " | ".join(keys) + " | train s |")
+        lines.append("| dataset | protocol | model | " + " | ".join(keys) + " | train s |")
         lines.append("|---" * (len(keys) + 4) + "|")
         for r in subset:
             cells = [f"{r[k][0]:.4f} ± {r[k][1]:.4f}" for k in keys]

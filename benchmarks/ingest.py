@@ -25,7 +25,7 @@ from pipelines.events import ClickEvent
 from pipelines.settings import Settings
 from streaming import jobctl
 from streaming.broker import start_broker, stop_broker
-from streaming.loadgen import EVENT_MIX, population
+from streaming.loadgen import EVENT_MIX, population, produce_event
 from streaming.kafka import producer
 from streaming.store import committed_files
 from streaming.topics import ensure_topics
@@ -82,13 +82,7 @@ def run_level(settings: Settings, watcher: LandedWatcher, rate: int, seconds: fl
             watcher.poll() if i % max(rate // 4, 1) == 0 else None
         event = event.model_copy(update={"ts": int(time.time() * 1000)})  # produce time = event time
         ids.add(str(event.event_id))
-        while True:
-            try:
-                prod.produce(settings.clicks_topic, key=event.kafka_key(), value=event.to_json_bytes())
-                break
-            except BufferError:
-                prod.poll(0.01)
-        prod.poll(0)
+        produce_event(prod, settings.clicks_topic, event)
     prod.flush(60)
     offered_s = time.monotonic() - began
     deadline = time.monotonic() + 180

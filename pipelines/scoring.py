@@ -6,7 +6,6 @@ the exact id maps it was trained with.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path

@@ -244,7 +244,7 @@ CHECKED_COLUMNS = (
     "payload, kafka_partition, kafka_offset, ok, reason, checked_at, "
     "schema_version, event_id, user_id, movie_id, event, ts, source"
 )
-SLOW_CHECKED = f"""CREATE TEMPORARY VIEW slow_checked AS
+SLOW_CHECKED = """CREATE TEMPORARY VIEW slow_checked AS
     SELECT payload, kafka_partition, kafka_offset, r.ok AS ok, r.reason AS reason, r.checked_at AS checked_at,
         r.schema_version AS schema_version, r.event_id AS event_id, r.user_id AS user_id, r.movie_id AS movie_id,
         r.event AS event, r.ts AS ts, r.source AS source

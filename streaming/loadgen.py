@@ -60,6 +60,17 @@ def click_events(pop: Population, count: int, seed: int = 0, source: str = "load
         )
 
 
+def produce_event(prod, topic: str, event: ClickEvent) -> None:
+    """Queue one event, waiting for room in the producer's buffer instead of dropping it."""
+    while True:
+        try:
+            prod.produce(topic, key=event.kafka_key(), value=event.to_json_bytes())
+            break
+        except BufferError:
+            prod.poll(0.05)
+    prod.poll(0)
+
+
 def produce(settings: Settings, count: int, rate: float, seed: int = 0, source: str = "loadgen") -> dict:
     """Produce `count` events at most `rate` events/s (keyed by user); returns counts and the achieved rate."""
     if count <= 0 or rate <= 0:
@@ -72,13 +83,7 @@ def produce(settings: Settings, count: int, rate: float, seed: int = 0, source: 
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        while True:
-            try:
-                prod.produce(settings.clicks_topic, key=event.kafka_key(), value=event.to_json_bytes())
-                break
-            except BufferError:
-                prod.poll(0.05)
-        prod.poll(0)
+        produce_event(prod, settings.clicks_topic, event)
     undelivered = prod.flush(30)
     seconds = time.monotonic() - began
     return {"produced": count - undelivered, "seconds": round(seconds, 2), "rate": round(count / seconds, 1)}

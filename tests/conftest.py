@@ -7,7 +7,7 @@ import os
 import pytest
 
 from pipelines.settings import Settings
-from tests.helpers import FIXTURE_DATA_ROOT
+from tests.helpers import small_settings
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -18,13 +18,5 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    """Settings pointing at a fresh var/ folder and the committed 80-user slice of ml-latest-small."""
-    return Settings(
-        var_dir=tmp_path / "var",
-        data_root=FIXTURE_DATA_ROOT,
-        dataset="ml-latest-small",
-        epochs=2,
-        batch_size=512,
-        embedding_dim=8,
-        mlp_layers=(16, 8),
-    )
+    """Settings pointing at a fresh var/ folder and the committed 150-user slice of ml-latest-small."""
+    return small_settings(tmp_path / "var")

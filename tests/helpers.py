@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pipelines.settings import Settings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_DATA_ROOT = REPO_ROOT / "tests" / "fixtures"
 SHARED_DATA_ROOT = REPO_ROOT.parent / "shared" / "data" / "movielens"
@@ -26,3 +28,10 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
             return
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def small_settings(var_dir: Path, **overrides) -> Settings:
+    """Settings for a fresh var dir and the committed ml-latest-small slice, with a tiny quick model."""
+    base = {"var_dir": var_dir, "data_root": FIXTURE_DATA_ROOT, "dataset": "ml-latest-small", "epochs": 2,
+            "batch_size": 512, "embedding_dim": 8, "mlp_layers": (16, 8)}
+    return Settings(**{**base, **overrides})

@@ -12,22 +12,16 @@ import pytest
 
 from infra.processes import ManagedProcess, http_ok
 from pipelines.settings import Settings
-from tests.helpers import FIXTURE_DATA_ROOT, REPO_ROOT, free_port
+from tests.helpers import REPO_ROOT, free_port, small_settings
 
 BENTOML = Path(sys.executable).parent / "bentoml"
 
 
 @pytest.fixture(scope="session")
 def serving_settings(tmp_path_factory) -> Settings:
-    """Settings for the whole serving session: own var dir, the committed 80-user slice, a broker on a free port."""
-    return Settings(
-        var_dir=tmp_path_factory.mktemp("serving") / "var",
-        data_root=FIXTURE_DATA_ROOT,
-        dataset="ml-latest-small",
-        epochs=2,
-        batch_size=512,
-        embedding_dim=8,
-        mlp_layers=(16, 8),
+    """Settings for the whole serving session: own var dir, the committed ml-latest-small slice, a broker on a free port."""
+    return small_settings(
+        tmp_path_factory.mktemp("serving") / "var",
         kafka_bootstrap=f"127.0.0.1:{free_port()}",
         model_poll_interval_s=1.0,
         click_ack_timeout_s=2.0,

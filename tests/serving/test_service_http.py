@@ -182,7 +182,7 @@ def test_web_page_like_removes_the_movie(a, champion):
         title = first.locator(".title").text_content()
         assert title == champion.recommender.movies[int(movie_id)].title
         first.locator("button[data-event=like]").click()
-        page.wait_for_function(f"document.querySelector('#status').textContent.includes('liked')")
+        page.wait_for_function("document.querySelector('#status').textContent.includes('liked')")
         page.wait_for_function("document.querySelectorAll('#recs li').length === 10")
         assert page.locator(f'#recs li[data-movie-id="{movie_id}"]').count() == 0
         # new user + favourite genres: cold start in those genres
