@@ -35,24 +35,13 @@ class ClickPublisher:
     """One confluent-kafka producer per process plus a thread that serves its delivery reports."""
 
     def __init__(self, bootstrap: str, topic: str, ack_timeout_s: float, partitions: int = 3):
-        from confluent_kafka import Producer
-
         self.bootstrap = bootstrap
         self.topic = topic
         self.ack_timeout_s = ack_timeout_s
         self.partitions = partitions
-        # librdkafka gives up on a message at the same deadline the endpoint does, so an event we answered
-        # 503 for is not delivered much later behind the client's back (the client retries it instead).
-        self._producer = Producer({
-            "bootstrap.servers": bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 1,
-            "message.timeout.ms": max(1000, int(ack_timeout_s * 1000)),
-            "socket.connection.setup.timeout.ms": 3000,
-            "reconnect.backoff.max.ms": 1000,
-            "log_level": 2,
-        })
+        self._swap_lock = threading.Lock()
+        self._fatal: str | None = None
+        self._producer = self._new_producer()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve_reports, name="click-producer-poll", daemon=True)
         self._thread.start()
@@ -61,6 +50,39 @@ class ClickPublisher:
         self.acked = 0
         self.failed = 0
 
+    def _new_producer(self):
+        from confluent_kafka import Producer
+
+        # librdkafka gives up on a message at the same deadline the endpoint does, so an event we answered
+        # 503 for is not delivered much later behind the client's back (the client retries it instead).
+        return Producer({
+            "bootstrap.servers": self.bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 1,
+            "message.timeout.ms": max(1000, int(self.ack_timeout_s * 1000)),
+            "socket.connection.setup.timeout.ms": 3000,
+            "reconnect.backoff.max.ms": 1000,
+            "log_level": 2,
+        })
+
+    def _note_error(self, err) -> None:
+        """A fatal idempotence error (e.g. PRODUCER_FENCED after a broker restart) poisons this producer."""
+        from confluent_kafka import KafkaError
+
+        if err.fatal() or err.code() == KafkaError.PRODUCER_FENCED:
+            self._fatal = err.str()
+
+    def _replace_if_fatal(self) -> None:
+        """Swap in a fresh producer after a fatal error; the old one's queued events fail (-> 503, retried)."""
+        with self._swap_lock:
+            if self._fatal is None:
+                return
+            old, self._producer, reason, self._fatal = self._producer, self._new_producer(), self._fatal, None
+        log.warning("recreated the click producer after a fatal error: %s", reason)
+        old.purge()
+        old.poll(0)
+
     def _serve_reports(self) -> None:
         while not self._stop.is_set():
             self._producer.poll(0.05)
@@ -68,10 +90,12 @@ class ClickPublisher:
     def publish(self, event: ClickEvent) -> Future[ClickEvent]:
         """Queue one event; the future resolves after the broker acked it (or fails with ClickNotAcknowledged)."""
         fut: Future[ClickEvent] = Future()
+        self._replace_if_fatal()
 
         def on_delivery(err, _msg) -> None:
             if err is not None:
                 self.failed += 1
+                self._note_error(err)
                 _settle(fut, exc=ClickNotAcknowledged(f"broker did not acknowledge the event: {err.str()}"))
             else:
                 self.acked += 1

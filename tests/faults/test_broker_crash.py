@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from streaming.offsets import high_watermarks
-from tests.helpers import wait_until
 from tests.serving.test_kafka_clicks import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -111,8 +110,5 @@ def test_every_acknowledged_click_survives_the_broker_crash(crash_run):
     assert run.acked("before") <= run.in_topic
 
 
-@pytest.mark.xfail(strict=True, reason="serving/clicks.py keeps its idempotent producer across a broker restart; "
-                   "tansu (s3://) then answers PRODUCER_FENCED to every produce, so clicks stay 503 until the "
-                   "service restarts. Fix: recreate the producer on PRODUCER_FENCED / fatal errors.")  # fmt: skip
 def test_clicks_are_accepted_again_after_the_restart(crash_run):
     assert len(crash_run.acked("after")) > 0, Counter(s for s, _ in crash_run.phases["after"])
