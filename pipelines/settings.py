@@ -41,6 +41,7 @@ class Settings(BaseSettings):
 
     # --- training ----------------------------------------------------------------------
     model_type: ModelType = "neumf"
+    neumf_pretrain: bool = Field(False, description="Pre-train NeuMF from GMF and MLP (He et al. 2017)")
     split_protocol: SplitProtocol = "leave_one_out"
     epochs: int = Field(10, ge=0)
     batch_size: int = 1024

@@ -16,7 +16,8 @@ from tests.browser import chromium_page
 from tests.helpers import FIXTURE_DATA_ROOT, REPO_ROOT, free_port
 
 ML_PY = str(REPO_ROOT / ".venvs" / "ml" / "bin" / "python")
-SCREENSHOT = REPO_ROOT / "docs" / "screenshots" / "e2e-page.png"
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+SCREENSHOT = SCREENSHOTS / "e2e-page.png"
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -87,6 +88,7 @@ def test_full_loop_from_nothing(stack_env):
             assert page.locator(f'#recs li[data-movie-id="{movie_id}"]').count() == 0
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
+        screenshot_mlflow_and_airflow(settings)
     finally:
         down = stack("down", timeout=300)
         print(down.stdout)
@@ -96,3 +98,22 @@ def test_full_loop_from_nothing(stack_env):
     snapshots = [p.read_text() for p in settings.runs_dir.glob("*/feedback.jsonl")]
     consumed = {json.loads(line)["event_id"] for text in snapshots for line in text.splitlines() if line.strip()}
     assert set(result.event_ids) <= consumed, "the retrain run must have read every landed click"
+
+
+def screenshot_mlflow_and_airflow(settings) -> None:
+    """The registry with its aliases and the DAG's runs, as a person sees them (README screenshots)."""
+    from infra.airflow import password_file
+    from infra.trigger_dag import AirflowClient
+
+    with chromium_page(1400, 900) as page:
+        page.goto(f"http://127.0.0.1:{settings.mlflow_port}/#/models/{settings.model_name}")
+        page.wait_for_selector("text=champion", timeout=60_000)
+        page.screenshot(path=str(SCREENSHOTS / "mlflow-registry.png"))
+        airflow = f"http://127.0.0.1:{settings.airflow_port}"
+        password = json.loads(password_file(settings.airflow_home).read_text())["admin"]
+        token = AirflowClient(airflow, "admin", password).token
+        page.context.add_cookies([{"name": "_token", "value": token, "url": airflow}])
+        page.goto(f"{airflow}/dags/movielens_retrain")
+        page.wait_for_selector("text=movielens_retrain", timeout=60_000)
+        page.wait_for_timeout(2000)  # let the run grid render
+        page.screenshot(path=str(SCREENSHOTS / "airflow-dag.png"))

@@ -37,3 +37,12 @@ def test_direct_scoring_matches_predict():
     direct = KerasScorer(model).score(users, items)
     predicted = model.predict({"user": users, "item": items}, verbose=0).reshape(-1)
     assert np.allclose(direct, predicted, atol=1e-6)
+
+
+def test_neumf_pretraining_starts_from_gmf_and_mlp(settings, split_and_maps):
+    split, maps = split_and_maps
+    cfg = settings.model_copy(update={"epochs": 1, "embedding_dim": 8, "mlp_layers": (16, 8)})
+    plain = train_model(split, maps.n_users, maps.n_items, cfg)
+    pretrained = train_model(split, maps.n_users, maps.n_items, cfg, pretrain=True)
+    # after one NeuMF epoch on top of trained GMF + MLP the loss is lower than after one epoch from scratch
+    assert pretrained.history[0]["loss"] < plain.history[0]["loss"]
