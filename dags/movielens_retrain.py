@@ -117,15 +117,11 @@ def load_feedback(run: dict) -> dict:
 
     from pipelines.feedback import snapshot_new_feedback
     from pipelines.settings import Settings
-    from pipelines.validation import DataValidationError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     overrides = json.loads(run["overrides"])
     settings = Settings(**{k: v for k, v in overrides.items() if k in Settings.model_fields})
-    try:
-        result = snapshot_new_feedback(settings, run["key"], settings.model_name)
-    except DataValidationError as exc:
-        raise RuntimeError(f"[bad-data] landed feedback rejected: {exc}") from exc
+    result = snapshot_new_feedback(settings, run["key"], settings.model_name)  # validated in `validate`
     print(f"load_feedback: {json.dumps(result, default=str)}")
     return json.loads(json.dumps(result, default=str))
 
