@@ -47,7 +47,8 @@ def s3_env(endpoint: str) -> dict[str, str]:
 
 def moto_process(settings: Settings, port: int) -> ManagedProcess:
     return ManagedProcess("moto-s3", [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
-                          settings.pids_dir, settings.logs_dir, ready=lambda: port_open("127.0.0.1", port))  # fmt: skip
+                          settings.pids_dir, settings.logs_dir, cwd=settings.logs_dir,
+                          ready=lambda: port_open("127.0.0.1", port))  # fmt: skip
 
 
 def create_bucket(endpoint: str) -> None:
