@@ -26,7 +26,8 @@ def mlflow_process(settings: Settings) -> ManagedProcess:
         "--artifacts-destination", settings.mlflow_artifact_root.as_uri(),
     ]  # fmt: skip
     return ManagedProcess(NAME, cmd, settings.pids_dir, settings.logs_dir,
-                          env={"MLFLOW_DISABLE_TELEMETRY": "true"},
+                          # the GenAI job runner starts 7 huey consumers (~1.7 GB) that this loop never uses
+                          env={"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
                           ready=lambda: http_ok(f"{server_url(settings)}/health"))  # fmt: skip
 
 

@@ -50,6 +50,23 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def descendants(pid: int) -> list[int]:
+    """All living descendants of pid (children first), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 @dataclass
 class ManagedProcess:
     """One named background process with `<pids_dir>/<name>.pid` and `<logs_dir>/<name>.log`."""
@@ -123,19 +140,28 @@ class ManagedProcess:
         raise TimeoutError(f"{self.name} not ready after {timeout:.0f}s; log tail:\n{self.log_tail()}")
 
     def stop(self, grace: float = 15.0) -> bool:
-        """SIGTERM the process group we started, SIGKILL after `grace` seconds. False if it was not running."""
+        """SIGTERM the process group we started, SIGKILL after `grace` seconds. False if it was not running.
+
+        Descendants that moved to a session of their own (BentoML workers do) are ended as well.
+        """
         pid = self.pid()
         if pid is None:
             return False
+        family = [pid, *descendants(pid)]
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(pid, sig)
             except ProcessLookupError:
-                break
+                pass
+            for child in family[1:]:
+                try:
+                    os.kill(child, sig)
+                except ProcessLookupError:
+                    pass
             deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and pid_alive(pid):
+            while time.monotonic() < deadline and any(pid_alive(p) for p in family):
                 time.sleep(0.1)
-            if not pid_alive(pid):
+            if not any(pid_alive(p) for p in family):
                 break
         try:  # reap if it is our child
             os.waitpid(pid, os.WNOHANG)

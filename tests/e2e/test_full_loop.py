@@ -11,7 +11,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from infra.processes import pid_alive
+from infra.processes import descendants, pid_alive
 from tests.browser import chromium_page
 from tests.helpers import FIXTURE_DATA_ROOT, REPO_ROOT, free_port
 
@@ -89,11 +89,12 @@ def test_full_loop_from_nothing(stack_env):
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
         screenshot_mlflow_and_airflow(settings)
+        family = {p for pid in pids.values() for p in (pid, *descendants(pid))}
     finally:
         down = stack("down", timeout=300)
         print(down.stdout)
     assert down.returncode == 0
-    left = {name: pid for name, pid in pids.items() if pid_alive(pid)}
+    left = sorted(p for p in family if pid_alive(p))
     assert not left, f"processes left running after down: {left}"
     snapshots = [p.read_text() for p in settings.runs_dir.glob("*/feedback.jsonl")]
     consumed = {json.loads(line)["event_id"] for text in snapshots for line in text.splitlines() if line.strip()}
