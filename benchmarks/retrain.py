@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in [k for k in os.environ if k.startswith("MOVIEREC_")]:
         os.environ.pop(key)  # airflow_env forwards the caller's MOVIEREC_*: keep the benchmark's own
     stamp = time.strftime("%Y%m%dT%H%M%S")
+    args.out = args.out.resolve()  # Airflow needs an absolute sqlite path
     root = args.out / stamp
     rng = np.random.default_rng(7)
     rows = []
