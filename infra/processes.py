@@ -35,6 +35,16 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.25) -> bool:
+    """Poll predicate until it is true (True) or timeout seconds passed (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from infra import mlflow_server
-from infra.processes import ManagedProcess, http_ok, port_open
+from infra.processes import ManagedProcess, http_ok, port_open, wait_for
 from pipelines.settings import Settings, get_settings
 
 
@@ -51,15 +51,6 @@ def components(settings: Settings) -> list[Component]:
         Component("airflow", settings.airflow_port, standalone_process),
         Component("serving", settings.serving_port, serving_process),
     ]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def preflight(settings: Settings) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 
+from infra.processes import wait_for
 from pipelines.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -22,12 +22,9 @@ def free_port() -> int:
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.2, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+    """wait_for that raises: tests fail with what they were waiting for."""
+    if not wait_for(predicate, timeout, interval):
+        raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
 def small_settings(var_dir: Path, **overrides) -> Settings:
