@@ -37,6 +37,7 @@ def stack_env(tmp_path, monkeypatch) -> dict[str, str]:
         "MOVIEREC_EMBEDDING_DIM": "8",
         "MOVIEREC_MLP_LAYERS": "[16, 8]",
         "MOVIEREC_FLINK_CHECKPOINT_INTERVAL_S": "3",
+        "MOVIEREC_RETRAIN_SCHEDULE": "",  # no @daily run racing the test across midnight UTC
     }
     env["MOVIEREC_MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{env['MOVIEREC_MLFLOW_PORT']}"
     for key, value in env.items():
@@ -71,15 +72,16 @@ def test_full_loop_from_nothing(stack_env):
         assert result.disappeared, "a liked movie must vanish from the user's next list at once"
         assert result.landed == len(result.event_ids) == 21
         assert result.dag_state == "success"
-        assert result.decision["promoted"] and result.decision["challenger_version"] == "2"
-        assert result.served_version_after == "2", "the service must hot-swap to the new champion"
+        new_version = str(result.decision["challenger_version"])
+        assert result.decision["promoted"] and int(new_version) > 1
+        assert result.served_version_after == new_version, "the service must hot-swap to the new champion"
 
         with chromium_page() as page:
             page.goto(f"{base}/ui/")
             page.fill("#user-id", str(user))
             page.click("#go")
             page.wait_for_function("document.querySelectorAll('#recs li').length === 10")
-            assert "v2" in page.text_content("#model-badge")
+            assert f"v{new_version}" in page.text_content("#model-badge")
             first = page.locator("#recs li").first
             movie_id = first.get_attribute("data-movie-id")
             first.locator("button[data-event=like]").click()
