@@ -62,8 +62,8 @@ class FailFastOnBadData(RetryPolicy):
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "mlops",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=1),
+    "retries": settings.task_retries,  # e.g. the MLflow server was down at register
+    "retry_delay": timedelta(seconds=settings.task_retry_delay_s),
     "retry_policy": FailFastOnBadData(),
     "execution_timeout": timedelta(hours=2),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version as pkg_version
@@ -19,12 +20,38 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 RUN_KEY_TAG = "movierec.run_key"
 
 
+class RegistryUnavailableError(RuntimeError):
+    """The MLflow tracking server did not answer: nothing was logged or registered, the champion is unchanged."""
+
+
+def server_answers(tracking_uri: str, timeout: float = 5.0) -> bool:
+    """True when an http(s) tracking server answers /health (always True for local stores)."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return True
+    try:
+        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=timeout) as resp:  # noqa: S310
+            return 200 <= resp.status < 300
+    except (OSError, ValueError):
+        return False
+
+
 def configure(cfg: Settings) -> str:
-    """Point MLflow at the configured store; create the experiment (with a local artifact root) if needed."""
+    """Point MLflow at the configured store; create the experiment (with a local artifact root) if needed.
+
+    Raises RegistryUnavailableError (retryable) when the tracking server is down.
+    """
     import mlflow
 
     mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)
-    experiment = mlflow.get_experiment_by_name(cfg.mlflow_experiment)
+    try:
+        experiment = mlflow.get_experiment_by_name(cfg.mlflow_experiment)
+    except Exception as exc:
+        if server_answers(cfg.mlflow_tracking_uri):
+            raise
+        raise RegistryUnavailableError(
+            f"MLflow tracking server {cfg.mlflow_tracking_uri} is unreachable; nothing was registered and the "
+            f"champion is unchanged (retry once it is back). Cause: {type(exc).__name__}: {str(exc)[:400]}"
+        ) from exc
     if experiment is None:
         local_store = not cfg.mlflow_tracking_uri.startswith(("http://", "https://", "databricks"))
         location = cfg.mlflow_artifact_root.as_uri() if local_store else None

@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     retrain_schedule: str | None = "@daily"
     feedback_watch_schedule: str | None = Field("*/15 * * * *", description="How often to count new feedback")
     retrain_min_new_feedback: int = Field(1000, description="New feedback events that trigger a retrain run")
+    task_retries: int = Field(2, ge=0, description="Airflow retries of a failed task (bad data is never retried)")
+    task_retry_delay_s: float = Field(60.0, gt=0, description="Seconds between Airflow task retries")
 
     @model_validator(mode="after")
     def _fill_derived_defaults(self) -> "Settings":

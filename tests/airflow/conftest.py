@@ -32,8 +32,11 @@ class AirflowHome:
     settings: Settings
     env: dict[str, str]
 
-    def airflow(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        return run_airflow(self.settings, list(args), self.env, timeout=timeout)
+    def airflow(
+        self, *args: str, timeout: float = 600, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """The Airflow CLI with this home's environment (+ env overrides)."""
+        return run_airflow(self.settings, list(args), {**self.env, **(env or {})}, timeout=timeout)
 
 
 @dataclass
@@ -92,11 +95,11 @@ def latest_run_id(home: Path, dag_id: str) -> str | None:
     return row[0] if row else None
 
 
-def dags_test(ah: AirflowHome, conf: dict, timeout: float = 900) -> DagTestResult:
+def dags_test(ah: AirflowHome, conf: dict, timeout: float = 900, env: dict[str, str] | None = None) -> DagTestResult:
     """`airflow dags test movielens_retrain -c <conf>`: every task in-process (ML tasks in the ML env)."""
     before = latest_run_id(ah.home, DAG_ID)
     started = time.perf_counter()
-    result = ah.airflow("dags", "test", DAG_ID, "-c", json.dumps(conf), timeout=timeout)
+    result = ah.airflow("dags", "test", DAG_ID, "-c", json.dumps(conf), timeout=timeout, env=env)
     seconds = time.perf_counter() - started
     run_id = latest_run_id(ah.home, DAG_ID)
     assert run_id != before, f"no new dag run was created:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
