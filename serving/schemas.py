@@ -15,10 +15,13 @@ MAX_K = 100
 
 
 class ClickIn(BaseModel):
-    """New-API click body: `{user_id, movie_id, event, ts?}` (ts in epoch milliseconds)."""
+    """New-API click body: `{user_id, movie_id, event, ts?, event_id?}` (ts in epoch milliseconds)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    event_id: uuid.UUID | None = Field(
+        None, description="client-minted idempotency key: resend the same id after a 503 and it lands once"
+    )
     user_id: int = Field(ge=1, le=MAX_ID, strict=True)
     movie_id: int = Field(ge=1, le=MAX_ID, strict=True)
     event: EventType = "click"
@@ -114,7 +117,7 @@ class ModelInfo(BaseModel):
 
 
 def click_event_from_body(body: Any, now_ms: int, max_future_skew_s: int) -> ClickEvent:
-    """Turn either body form into a ClickEvent with a server-side event_id; raises ValueError with a clear message."""
+    """Turn either body form into a ClickEvent (server-side event_id unless the client sent one); raises ValueError with a clear message."""
     if not isinstance(body, dict):
         raise ValueError("body must be a JSON object")
     legacy = "userId" in body or "movieId" in body
@@ -129,6 +132,8 @@ def click_event_from_body(body: Any, now_ms: int, max_future_skew_s: int) -> Cli
                 user_id=new.user_id, movie_id=new.movie_id, event=new.event,
                 ts=new.ts if new.ts is not None else now_ms, source=new.source,
             )
+            if new.event_id is not None:
+                fields["event_id"] = new.event_id
     except ValidationError as exc:
         raise ValueError(format_validation_error(exc)) from None
     if fields["ts"] > now_ms + max_future_skew_s * 1000:

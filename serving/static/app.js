@@ -90,12 +90,24 @@ function render(data) {
   if (!data.items.length) status("Nothing left to recommend.");
 }
 
+function newEventId() {
+  // randomUUID needs a secure context (loopback is one); getRandomValues works everywhere
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 async function sendClick(li, movie, event, actions) {
   for (const b of actions.querySelectorAll("button")) b.disabled = true;
+  // one id per intended click: pressing again after a failure resends the same event, which lands once
+  const key = `event_${event}`;
+  li.dataset[key] ||= newEventId();
   const resp = await fetch("/click", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ user_id: currentUser, movie_id: movie.movie_id, event, source: "web" }),
+    body: JSON.stringify({ event_id: li.dataset[key], user_id: currentUser, movie_id: movie.movie_id, event, source: "web" }),
   });
   if (resp.status === 202) {
     li.remove();

@@ -119,6 +119,23 @@ def test_batch_clicks_and_post_recommend(a, champion):
     assert all({"Comedy", "Drama"} & set(m["genres"]) for m in genres["items"])
 
 
+def test_client_event_id_is_kept_so_a_retry_is_the_same_event(a, champion, trained):
+    """A client resending after a 503 reuses its event_id: both copies carry it, the landing job keeps one."""
+    import uuid
+
+    movie = list(champion.recommender.movies)[5]
+    key = str(uuid.uuid4())
+    body = {"event_id": key, "user_id": 4343, "movie_id": movie, "event": "click"}
+    first, retry = a.post("/click", json=body), a.post("/click", json=body)
+    assert first.status_code == retry.status_code == 202, first.text + retry.text
+    assert first.json()["event_id"] == retry.json()["event_id"] == key
+    batch = a.post("/clicks", json={"events": [body]})
+    assert batch.status_code == 202 and batch.json()["event_ids"] == [key]
+    records = read_topic(trained.kafka_bootstrap, trained.clicks_topic, trained.clicks_partitions, want=10**6, timeout=3)
+    copies = [json.loads(r.value()) for r in records if json.loads(r.value())["event_id"] == key]
+    assert len(copies) == 3 and {c["movie_id"] for c in copies} == {movie}
+
+
 BAD = [
     ("GET", "/recommendations/abc", None, None),
     ("GET", "/recommendations/-1", None, None),
@@ -129,6 +146,7 @@ BAD = [
     ("POST", "/click", b'{"user_id": 1, "movie_id": 1}', "text/plain"),
     ("POST", "/click", b'{"user_id": 1, "movie_id": 999999999}', "application/json"),
     ("POST", "/click", b'{"user_id": -5, "movie_id": 1}', "application/json"),
+    ("POST", "/click", b'{"user_id": 1, "movie_id": 1, "event_id": "not-a-uuid"}', "application/json"),
     ("POST", "/click", b'{"userId": "x", "movieId": 1}', "application/json"),
     ("POST", "/click", b'{"user_id": 1, "movie_id": 1, "pad": "' + b"x" * 100_000 + b'"}', "application/json"),
     ("POST", "/clicks", b'{"events": "nope"}', "application/json"),
