@@ -1,4 +1,5 @@
-"""Local Airflow on embedded defaults: `airflow standalone` with SQLite under var/airflow, loopback only.
+"""Local Airflow on embedded defaults: its four components (infra.airflow_components), SQLite under var/airflow,
+loopback only.
 
 Usage (any of the project envs; it only needs pipelines.settings and the stdlib):
     python -m infra.airflow up | down | status | env | password | migrate
@@ -47,7 +48,7 @@ def password_file(home: Path) -> Path:
 
 
 def airflow_env(settings: Settings, home: Path | None = None, port: int | None = None) -> dict[str, str]:
-    """Environment for every Airflow process (standalone, CLI, `dags test`) of this project.
+    """Environment for every Airflow process (components, CLI, `dags test`) of this project.
 
     Also exports the resolved MOVIEREC_* paths so that the scheduler, the DAG processor and the task
     subprocesses read the same settings whatever their working directory.
@@ -57,7 +58,7 @@ def airflow_env(settings: Settings, home: Path | None = None, port: int | None =
     base_url = f"http://127.0.0.1:{port}"
     env = {
         "AIRFLOW_HOME": str(home),
-        # `airflow standalone` starts its components as `airflow ...` from PATH.
+        # infra.airflow_components (and task runners) start `airflow ...` from PATH.
         "PATH": f"{airflow_bin(settings).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -127,14 +128,15 @@ def is_healthy(port: int) -> bool:
     return bool(status) and all((status.get(p) or {}).get("status") == "healthy" for p in parts)
 
 
-def standalone_process(
+def airflow_process(
     settings: Settings, home: Path | None = None, port: int | None = None
 ) -> ManagedProcess:
-    """`airflow standalone` as a ManagedProcess (PID file var/pids/airflow.pid, log var/logs/airflow.log)."""
+    """api-server + scheduler + dag-processor + triggerer under infra.airflow_components, as a ManagedProcess
+    (PID file var/pids/airflow.pid, log var/logs/airflow.log)."""
     port = port or settings.airflow_port
     return ManagedProcess(
         name=PROCESS_NAME,
-        cmd=[str(airflow_bin(settings)), "standalone"],
+        cmd=[str(settings.venv_python("airflow")), "-m", "infra.airflow_components"],
         pids_dir=settings.pids_dir,
         logs_dir=settings.logs_dir,
         env=airflow_env(settings, home, port),
@@ -144,17 +146,17 @@ def standalone_process(
 
 
 def up(settings: Settings, timeout: float = 180.0) -> int:
-    """Start Airflow standalone (or reuse the running one) and wait until every component is healthy."""
+    """Start Airflow (or reuse the running one) and wait until every component is healthy."""
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
-    pid = standalone_process(settings).start(timeout=timeout)
-    print(f"airflow standalone pid {pid}: UI and REST API on http://127.0.0.1:{settings.airflow_port}")
+    pid = airflow_process(settings).start(timeout=timeout)
+    print(f"airflow pid {pid}: UI and REST API on http://127.0.0.1:{settings.airflow_port}")
     print(f"login: admin / password in {password_file(settings.airflow_home)}")
     return pid
 
 
 def down(settings: Settings) -> bool:
-    """Stop the standalone process group we started (by PID file)."""
-    stopped = standalone_process(settings).stop(grace=30.0)
+    """Stop the Airflow components we started (by PID file)."""
+    stopped = airflow_process(settings).stop(grace=30.0)
     print("airflow stopped" if stopped else "airflow was not running")
     return stopped
 
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "down":
         down(settings)
     elif args.command == "status":
-        proc = standalone_process(settings)
+        proc = airflow_process(settings)
         print(json.dumps({"pid": proc.pid(), "health": health(settings.airflow_port)}, indent=2))
         return 0 if proc.running() else 1
     elif args.command == "env":

@@ -39,7 +39,7 @@ class Component:
 
 
 def components(settings: Settings) -> list[Component]:
-    from infra.airflow import standalone_process
+    from infra.airflow import airflow_process
     from serving.process import serving_process
     from streaming.broker import broker_process, host_port
     from streaming.jobctl import job_process
@@ -48,7 +48,7 @@ def components(settings: Settings) -> list[Component]:
         Component("broker", host_port(settings.kafka_bootstrap)[1], broker_process),
         Component("flink-job", 0, job_process),
         Component("mlflow", settings.mlflow_port, mlflow_server.mlflow_process),
-        Component("airflow", settings.airflow_port, standalone_process),
+        Component("airflow", settings.airflow_port, airflow_process),
         Component("serving", settings.serving_port, serving_process),
     ]
 
@@ -101,7 +101,7 @@ def up(settings: Settings) -> None:
     done = step(f"MLflow server on {mlflow_server.server_url(settings)}")
     mlflow_server.start(settings)
     done()
-    done = step(f"Airflow standalone on 127.0.0.1:{settings.airflow_port} (~40s)")
+    done = step(f"Airflow (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1:{settings.airflow_port} (~40s)")
     airflow.up(settings)
     done()
     done = step("champion model (runs movielens_retrain once if the registry has none)")

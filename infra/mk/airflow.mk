@@ -1,12 +1,12 @@
-# Local Airflow (standalone, SQLite under var/airflow, UI/API on 127.0.0.1:$MOVIEREC_AIRFLOW_PORT or 8080).
+# Local Airflow (api-server + scheduler + dag-processor + triggerer, SQLite under var/airflow, UI/API on 127.0.0.1:$MOVIEREC_AIRFLOW_PORT or 8080).
 AIRFLOW_PY := $(ROOT)/.venvs/airflow/bin/python
 AIRFLOW_CONF ?= {}
 
 .PHONY: airflow-up airflow-down airflow-status airflow-password airflow-trigger airflow-dags-test airflow-test
-airflow-up: .venvs/airflow/.installed .venvs/ml/.installed ## start Airflow standalone in the background (waits until healthy)
+airflow-up: .venvs/airflow/.installed .venvs/ml/.installed ## start Airflow in the background (waits until healthy)
 	$(AIRFLOW_PY) -m infra.airflow up
 
-airflow-down: ## stop the Airflow standalone started by airflow-up (by PID file)
+airflow-down: ## stop the Airflow started by airflow-up (by PID file)
 	$(AIRFLOW_PY) -m infra.airflow down
 
 airflow-status: ## PID + component health of the local Airflow
