@@ -21,12 +21,13 @@ import os
 import re
 import shutil
 import sys
+import sysconfig
 import time
 import typing
 from pathlib import Path
 
 from pipelines.events import ClickEvent, InvalidEvent, parse_event
-from pipelines.settings import Settings
+from pipelines.settings import PROJECT_ROOT, Settings
 from streaming import store
 
 LONG_RUNNING, BOUNDED = "long-running", "bounded"
@@ -59,6 +60,18 @@ def classify(payload: str | None, max_future_skew_s: int) -> tuple:
     except InvalidEvent as exc:
         return (False, exc.reason[:2000], now_ms, None, None, None, None, None, None, None)
     return (True, None, now_ms, e.schema_version, str(e.event_id), e.user_id, e.movie_id, e.event, e.ts, e.source)
+
+
+# Thread mode (pemja) cannot hand NULL INT/BIGINT fields of a ROW back to the JVM (NPE in Flink 2.0.0's
+# PythonTypeUtils.IntDataConverter), so the UDF fills the unused fields with these and SLOW_CHECKED puts the
+# NULLs back.
+NULL_STAND_INS = {"BOOLEAN": False, "STRING": "", "INT": 0, "BIGINT": 0}
+
+
+def classify_without_nulls(payload: str | None, max_future_skew_s: int) -> tuple:
+    """classify() with stand-ins for None (see NULL_STAND_INS)."""
+    values = classify(payload, max_future_skew_s)
+    return tuple(NULL_STAND_INS[t] if v is None else v for v, (_, t) in zip(values, PARSED_TYPE, strict=True))
 
 
 # --- SQL fast path -------------------------------------------------------------------------------------------
@@ -245,9 +258,12 @@ CHECKED_COLUMNS = (
     "schema_version, event_id, user_id, movie_id, event, ts, source"
 )
 SLOW_CHECKED = """CREATE TEMPORARY VIEW slow_checked AS
-    SELECT payload, kafka_partition, kafka_offset, r.ok AS ok, r.reason AS reason, r.checked_at AS checked_at,
-        r.schema_version AS schema_version, r.event_id AS event_id, r.user_id AS user_id, r.movie_id AS movie_id,
-        r.event AS event, r.ts AS ts, r.source AS source
+    SELECT payload, kafka_partition, kafka_offset, r.ok AS ok,
+        CASE WHEN r.ok THEN CAST(NULL AS STRING) ELSE r.reason END AS reason, r.checked_at AS checked_at,
+        CASE WHEN r.ok THEN r.schema_version END AS schema_version, CASE WHEN r.ok THEN r.event_id END AS event_id,
+        CASE WHEN r.ok THEN r.user_id END AS user_id, CASE WHEN r.ok THEN r.movie_id END AS movie_id,
+        CASE WHEN r.ok THEN r.event END AS event, CASE WHEN r.ok THEN r.ts END AS ts,
+        CASE WHEN r.ok THEN r.source END AS source
     FROM (SELECT payload, kafka_partition, kafka_offset, parse_click(payload) AS r FROM slow_input)"""
 ALL_CHECKED = f"""SELECT {CHECKED_COLUMNS} FROM fast_checked
     UNION ALL SELECT {CHECKED_COLUMNS} FROM slow_checked"""
@@ -267,6 +283,9 @@ INSERTS = {
 }
 
 
+LOCAL_HOST = "127.0.0.1"
+
+
 def job_options(settings: Settings, checkpoint_root: Path, restore_from: Path | None, name: str) -> dict[str, str]:
     """Flink configuration of the job (checkpointing, recovery, restarts, Python workers)."""
     options = {
@@ -284,6 +303,16 @@ def job_options(settings: Settings, checkpoint_root: Path, restore_from: Path | 
         "restart-strategy.type": "fixed-delay",
         "restart-strategy.fixed-delay.attempts": str(settings.flink_restart_attempts),
         "restart-strategy.fixed-delay.delay": "5s",
+        # the local mini-cluster's servers (RPC, blob, REST, shuffle) listen on loopback only; a remote
+        # cluster ignores these job-level values
+        "jobmanager.bind-host": LOCAL_HOST,
+        "taskmanager.bind-host": LOCAL_HOST,
+        "taskmanager.host": LOCAL_HOST,
+        "rest.bind-address": LOCAL_HOST,
+        # Python UDFs run embedded in the JVM (pemja): no Beam gRPC servers, which bind all interfaces
+        "python.execution-mode": "thread",
+        # the embedded interpreter does not read this venv's site-packages or its .pth files by itself
+        "python.pythonpath": os.pathsep.join([sysconfig.get_paths()["purelib"], str(PROJECT_ROOT)]),
     }
     if restore_from is not None:
         options["execution.state-recovery.path"] = restore_from.as_uri()
@@ -295,6 +324,9 @@ def table_env(options: dict[str, str]):
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import StreamTableEnvironment
 
+    # PyFlink starts a "loopback" Beam worker pool for local runs, bound to [::] (hard-coded); thread mode
+    # never uses it, and this (PyFlink-internal) switch keeps it from starting
+    os.environ["_python_worker_execution_mode"] = "process"
     config = Configuration()
     for key, value in options.items():
         config.set_string(key, value)
@@ -318,7 +350,7 @@ def register_checked(t_env, source: str, skew_s: int) -> None:
     from pyflink.table.udf import udf
 
     result_type = DataTypes.ROW([DataTypes.FIELD(n, getattr(DataTypes, t)()) for n, t in PARSED_TYPE])
-    parse_click = udf(lambda payload: Row(*classify(payload, skew_s)), result_type=result_type)
+    parse_click = udf(lambda payload: Row(*classify_without_nulls(payload, skew_s)), result_type=result_type)
     t_env.create_temporary_function("parse_click", parse_click)
     for statement in list(fast_path_sql(source, skew_s).values()) + [SLOW_CHECKED]:
         t_env.execute_sql(statement)

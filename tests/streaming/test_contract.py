@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.events import ClickEvent
 from streaming import store
-from streaming.job import classify, latest_checkpoint, offsets_spec
+from streaming.job import classify, classify_without_nulls, latest_checkpoint, offsets_spec
 from tests.streaming.helpers import INVALID_PAYLOADS
 
 
@@ -26,6 +26,15 @@ def test_classify_accepts_a_valid_event_and_normalises_it():
 def test_classify_rejects_with_a_reason(payload):
     ok, reason, *rest = classify(payload, 300)
     assert ok is False and reason and all(v is None for v in rest[1:])
+
+
+def test_the_udf_row_has_no_nulls_and_keeps_valid_values():
+    """What thread-mode PyFlink can hand back to the JVM: stand-ins instead of None; valid rows unchanged."""
+    valid = ClickEvent(user_id=3, movie_id=7, event="like").model_dump_json()
+    assert classify_without_nulls(valid, 300)[3:] == classify(valid, 300)[3:]
+    rejected = classify_without_nulls('{"user_id": -7}', 300)
+    assert None not in rejected and rejected[0] is False and rejected[1]
+    assert rejected[3:] == (0, "", 0, 0, "", 0, "")
 
 
 def test_far_future_reason_names_the_skew():
