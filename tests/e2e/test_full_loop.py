@@ -5,6 +5,7 @@ real browser, then `infra.stack down` leaves no process behind."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 
 import httpx
@@ -20,6 +21,23 @@ SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 SCREENSHOT = SCREENSHOTS / "e2e-page.png"
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
+LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+
+
+def bound_sockets(pids: set[int]) -> set[tuple[str, str, int]]:
+    """(process name, address, port) of every listening TCP and bound UDP socket of these processes."""
+    import psutil
+
+    found = set()
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            for conn in proc.net_connections(kind="inet"):
+                if conn.laddr and (conn.status == psutil.CONN_LISTEN or conn.type == socket.SOCK_DGRAM):
+                    found.add((proc.name(), conn.laddr.ip, conn.laddr.port))
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
 
 
 @pytest.fixture
@@ -92,6 +110,11 @@ def test_full_loop_from_nothing(stack_env):
             page.screenshot(path=str(SCREENSHOT), full_page=True)
         screenshot_mlflow_and_airflow(settings)
         family = {p for pid in pids.values() for p in (pid, *descendants(pid))}
+        sockets = bound_sockets(family)
+        print(f"\n[loopback] {len(sockets)} listening/bound sockets of the stack: {sorted(sockets)}")
+        assert any(port == settings.serving_port for _, _, port in sockets), sockets
+        exposed = [s for s in sockets if s[1] not in LOOPBACK]
+        assert not exposed, f"stack processes bound beyond loopback: {exposed}"
     finally:
         down = stack("down", timeout=300)
         print(down.stdout)
