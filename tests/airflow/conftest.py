@@ -68,16 +68,20 @@ def _env_for(settings: Settings, home: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory) -> AirflowHome:
-    root = tmp_path_factory.mktemp("airflow")
-    settings = Settings(var_dir=root / "var", data_root=FIXTURE_DATA_ROOT, dataset="ml-latest-small", **SMALL_SETTINGS)
-    home = root / "airflow_home"
-    home.mkdir()
+def new_airflow_home(home: Path, settings: Settings) -> AirflowHome:
+    """A fresh, db-migrated AIRFLOW_HOME whose tasks see `settings`."""
+    home.mkdir(parents=True)
     ah = AirflowHome(home, settings, _env_for(settings, home))
     result = ah.airflow("db", "migrate", timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return ah
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory) -> AirflowHome:
+    root = tmp_path_factory.mktemp("airflow")
+    settings = Settings(var_dir=root / "var", data_root=FIXTURE_DATA_ROOT, dataset="ml-latest-small", **SMALL_SETTINGS)
+    return new_airflow_home(root / "airflow_home", settings)
 
 
 def task_states(home: Path, dag_id: str, run_id: str) -> list[tuple[str, str | None, float | None, int]]:

@@ -2,8 +2,8 @@
 clear error, Airflow retries register, the run fails, and the champion, the registry and the feedback watermark
 are unchanged once the server is back.
 
-Own var dir + a real `mlflow server` on a free port (champion version 1 registered through it), the Airflow home
-of this session. The retry delay is shortened through the same settings a user would set
+Own var dir, own Airflow home and a real `mlflow server` on a free port (champion version 1 registered through
+it). The retry delay is shortened through the same settings a user would set
 (MOVIEREC_TASK_RETRIES / MOVIEREC_TASK_RETRY_DELAY_S); MLflow's own HTTP retries are turned off so that each
 attempt fails in seconds instead of minutes.
 """
@@ -18,7 +18,7 @@ import pytest
 from infra.mlflow_server import mlflow_process, server_url
 from infra.processes import ManagedProcess, port_open
 from pipelines.settings import Settings
-from tests.airflow.conftest import AirflowHome, DagTestResult, dags_test
+from tests.airflow.conftest import AirflowHome, DagTestResult, dags_test, new_airflow_home
 from tests.helpers import free_port, small_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -31,6 +31,7 @@ RETRIES = 1
 class Registry:
     settings: Settings  # tracking URI = the server
     server: ManagedProcess
+    airflow: AirflowHome  # its own metadata DB: the feedback asset's URI (the var dir) differs from the session's
 
 
 def registry_state(settings: Settings) -> tuple[str, list[str]]:
@@ -45,39 +46,37 @@ def registry_state(settings: Settings) -> tuple[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory) -> Iterator[Registry]:
-    """A real MLflow server with champion version 1, registered through it."""
+    """A real MLflow server with champion version 1, registered through it, and an Airflow home using it."""
     from pipelines.pipeline import run_all
 
-    store = small_settings(tmp_path_factory.mktemp("mlflow-down") / "var", epochs=1, mlflow_port=free_port())
+    root = tmp_path_factory.mktemp("mlflow-down")
+    store = small_settings(root / "var", epochs=1, mlflow_port=free_port())
     settings = store.model_copy(update={"mlflow_tracking_uri": server_url(store)})
     server = mlflow_process(store)
     try:
         server.start(timeout=180)
         result = run_all(settings, run_id="mlflow-down-v1")
         assert result["promote"]["promoted"], result["promote"]
-        yield Registry(settings, server)
+        yield Registry(settings, server, new_airflow_home(root / "airflow_home", settings))
     finally:
         server.stop()
 
 
 @pytest.fixture(scope="module")
-def down_run(airflow_home: AirflowHome, registry: Registry) -> tuple[DagTestResult, tuple[str, list[str]]]:
+def down_run(registry: Registry) -> tuple[DagTestResult, tuple[str, list[str]]]:
     """Stop the server, run the DAG against it, start the server again; returns the run + registry before."""
     s = registry.settings
     before = registry_state(s)
     assert registry.server.stop(), "the MLflow server should have been running"
     assert not port_open("127.0.0.1", s.mlflow_port)
     env = {
-        "MOVIEREC_VAR_DIR": str(s.var_dir),
-        "MOVIEREC_FEEDBACK_DIR": str(s.feedback_dir),
-        "MOVIEREC_MLFLOW_TRACKING_URI": s.mlflow_tracking_uri,
         "MOVIEREC_TASK_RETRIES": str(RETRIES),
         "MOVIEREC_TASK_RETRY_DELAY_S": "5",
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
         "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
     }
     try:
-        run = dags_test(airflow_home, {"epochs": 1}, env=env)
+        run = dags_test(registry.airflow, {"epochs": 1}, env=env)
     finally:
         registry.server.start(timeout=180)
     timings = ", ".join(f"{t}={run.durations.get(t) or 0:.1f}s" for t in run.durations)
@@ -88,7 +87,7 @@ def down_run(airflow_home: AirflowHome, registry: Registry) -> tuple[DagTestResu
 def test_dag_trains_then_fails_at_register_after_retrying(down_run):
     run, _ = down_run
     assert run.returncode != 0
-    assert all(run.states[t] == "success" for t in TRAIN_STAGES), run.states
+    assert all(run.states[t] == "success" for t in TRAIN_STAGES), f"{run.states}\n{run.output[-6000:]}"
     assert run.states["register"] == "failed", run.states
     assert run.tries["register"] == 1 + RETRIES, f"register should have been retried: {run.tries}"
     assert run.states["promote"] == "upstream_failed" and run.states["commit_feedback"] == "upstream_failed"
