@@ -170,3 +170,10 @@ class NegativeSampler:
         labels = np.concatenate([np.ones(len(self.users)), np.zeros(len(neg_items))]).astype(np.float32)
         order = self.rng.permutation(len(labels))
         return {"user": users[order].astype(np.int32), "item": items[order].astype(np.int32)}, labels[order]
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Shuffled (user, positive item, negative item) triples for one epoch: num_negatives per positive (BPR)."""
+        neg_items = sample_negatives(self.rng, self.users, self.positive_keys, self.n_items, self.num_negatives)
+        users, pos = np.repeat(self.users, self.num_negatives), np.repeat(self.items, self.num_negatives)
+        order = self.rng.permutation(len(users))
+        return users[order], pos[order], neg_items.astype(np.int32)[order]

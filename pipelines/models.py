@@ -1,7 +1,9 @@
 """Keras 3 recommenders: GMF, MLP, NeuMF (He et al. 2017), dot-product MF (Rendle et al. 2020), popularity.
 
 Every model takes two named int32 inputs, `user` and `item` (contiguous indices, shape (batch,)), and
-returns one interaction probability per pair.
+returns one score per pair, higher = better: an interaction probability (sigmoid) when trained with pointwise
+binary cross-entropy, the raw logit when trained with a ranking loss (`softmax`, `bpr`), whose scores are
+shift-invariant and would saturate a sigmoid into ties.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 MODEL_TYPES = ("neumf", "gmf", "mlp", "mf")
+OUTPUTS = ("sigmoid", "logit")
 
 
 def _inputs():
@@ -49,38 +52,58 @@ def _mlp_vector(user, item, n_users: int, n_items: int, layers: Sequence[int], l
     return x
 
 
-def _prediction(x, name: str = "prediction"):
+def _score(logit, output: str):
+    """(batch, 1) logit -> (batch,) score: sigmoid probability or the logit itself."""
     import keras
 
-    out = keras.layers.Dense(1, activation="sigmoid", kernel_initializer="lecun_uniform", name=name)(x)
-    return keras.layers.Reshape((), name="score")(out)
+    if output not in OUTPUTS:
+        raise ValueError(f"unknown output {output!r}; choose one of {OUTPUTS}")
+    if output == "sigmoid":
+        logit = keras.layers.Activation("sigmoid", name="probability")(logit)
+    return keras.layers.Reshape((), name="score")(logit)
 
 
-def build_gmf(n_users: int, n_items: int, dim: int = 32, l2: float = 0.0):
+def _prediction(x, output: str, item=None, n_items: int = 0, name: str = "prediction"):
+    """Dense(1) over the feature vector, plus a learned per-item bias when `item` is given."""
+    import keras
+
+    logit = keras.layers.Dense(1, kernel_initializer="lecun_uniform", name=name)(x)
+    if item is not None:
+        bias = keras.layers.Embedding(n_items, 1, embeddings_initializer="zeros", name="item_bias")(item)
+        logit = keras.layers.Add(name="logit")([logit, bias])
+    return _score(logit, output)
+
+
+def build_gmf(n_users: int, n_items: int, dim: int = 32, l2: float = 0.0, output: str = "sigmoid",
+              item_bias: bool = False):  # fmt: skip
     import keras
 
     user, item = _inputs()
-    return keras.Model([user, item], _prediction(_gmf_vector(user, item, n_users, n_items, dim, l2)), name="gmf")
+    x = _gmf_vector(user, item, n_users, n_items, dim, l2)
+    return keras.Model([user, item], _prediction(x, output, item if item_bias else None, n_items), name="gmf")
 
 
-def build_mlp(n_users: int, n_items: int, layers: Sequence[int] = (64, 32, 16), l2: float = 0.0):
+def build_mlp(n_users: int, n_items: int, layers: Sequence[int] = (64, 32, 16), l2: float = 0.0,
+              output: str = "sigmoid", item_bias: bool = False):  # fmt: skip
     import keras
 
     user, item = _inputs()
-    return keras.Model([user, item], _prediction(_mlp_vector(user, item, n_users, n_items, layers, l2)), name="mlp")
+    x = _mlp_vector(user, item, n_users, n_items, layers, l2)
+    return keras.Model([user, item], _prediction(x, output, item if item_bias else None, n_items), name="mlp")
 
 
-def build_neumf(n_users: int, n_items: int, dim: int = 32, layers: Sequence[int] = (64, 32, 16), l2: float = 0.0):
+def build_neumf(n_users: int, n_items: int, dim: int = 32, layers: Sequence[int] = (64, 32, 16), l2: float = 0.0,
+                output: str = "sigmoid", item_bias: bool = False):  # fmt: skip
     import keras
 
     user, item = _inputs()
     gmf = _gmf_vector(user, item, n_users, n_items, dim, l2)
     mlp = _mlp_vector(user, item, n_users, n_items, layers, l2)
     x = keras.layers.Concatenate(name="neumf_concat")([gmf, mlp])
-    return keras.Model([user, item], _prediction(x), name="neumf")
+    return keras.Model([user, item], _prediction(x, output, item if item_bias else None, n_items), name="neumf")
 
 
-def build_mf(n_users: int, n_items: int, dim: int = 32, l2: float = 0.0):
+def build_mf(n_users: int, n_items: int, dim: int = 32, l2: float = 0.0, output: str = "sigmoid"):
     """Dot product of user and item embeddings plus biases (the baseline Rendle et al. found hard to beat)."""
     import keras
 
@@ -91,20 +114,23 @@ def build_mf(n_users: int, n_items: int, dim: int = 32, l2: float = 0.0):
     ub = keras.layers.Flatten()(_embedding(n_users, 1, "mf_user_bias", 0.0)(user))
     ib = keras.layers.Flatten()(_embedding(n_items, 1, "mf_item_bias", 0.0)(item))
     logit = keras.layers.Add(name="mf_logit")([dot, ub, ib])
-    out = keras.layers.Activation("sigmoid")(logit)
-    return keras.Model([user, item], keras.layers.Reshape((), name="score")(out), name="mf")
+    return keras.Model([user, item], _score(logit, output), name="mf")
 
 
-def build_model(model_type: str, n_users: int, n_items: int, dim: int, layers: Sequence[int], l2: float):
-    """One of MODEL_TYPES, uncompiled."""
+def build_model(model_type: str, n_users: int, n_items: int, dim: int, layers: Sequence[int], l2: float,
+                output: str = "sigmoid", item_bias: bool = False):  # fmt: skip
+    """One of MODEL_TYPES, uncompiled; `output` "sigmoid" (probability) or "logit" (raw score).
+
+    `item_bias` adds a per-item bias to GMF / MLP / NeuMF (MF always has user and item biases).
+    """
     if model_type == "gmf":
-        return build_gmf(n_users, n_items, dim, l2)
+        return build_gmf(n_users, n_items, dim, l2, output, item_bias)
     if model_type == "mlp":
-        return build_mlp(n_users, n_items, layers, l2)
+        return build_mlp(n_users, n_items, layers, l2, output, item_bias)
     if model_type == "neumf":
-        return build_neumf(n_users, n_items, dim, layers, l2)
+        return build_neumf(n_users, n_items, dim, layers, l2, output, item_bias)
     if model_type == "mf":
-        return build_mf(n_users, n_items, dim, l2)
+        return build_mf(n_users, n_items, dim, l2, output)
     raise ValueError(f"unknown model_type {model_type!r}; choose one of {MODEL_TYPES}")
 
 
@@ -118,6 +144,9 @@ def load_pretrained_neumf(neumf, gmf, mlp, alpha: float = 0.5) -> None:
     gw, gb = gmf.get_layer("prediction").get_weights()
     mw, mb = mlp.get_layer("prediction").get_weights()
     neumf.get_layer("prediction").set_weights([np.concatenate([alpha * gw, (1 - alpha) * mw]), alpha * gb + (1 - alpha) * mb])
+    if any(layer.name == "item_bias" for layer in neumf.layers):
+        parts = [m.get_layer("item_bias").get_weights()[0] for m in (gmf, mlp)]
+        neumf.get_layer("item_bias").set_weights([alpha * parts[0] + (1 - alpha) * parts[1]])
 
 
 class KerasScorer:

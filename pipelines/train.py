@@ -1,4 +1,5 @@
-"""Training loop: negatives resampled every epoch, per-epoch loss and held-out metric."""
+"""Training loop: loss bce (sampled negatives, resampled every epoch), softmax (whole catalog) or bpr (pairwise);
+per-epoch loss and held-out metrics."""
 
 from __future__ import annotations
 
@@ -26,23 +27,132 @@ class TrainResult:
 
 def _fit(model, split: Split, n_items: int, cfg: Settings, epochs: int,
          on_epoch: Callable[[int, dict], None] | None, n_users: int) -> list[dict[str, float]]:  # fmt: skip
-    import keras
-
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="binary_crossentropy")
-    sampler = NegativeSampler(split.train, n_items, cfg.num_negatives, cfg.seed)
+    """Train `epochs` epochs with cfg.loss; held-out metrics every cfg.eval_every epochs and after the last."""
+    epoch_runner = {"bce": _bce_epochs, "softmax": _softmax_epochs, "bpr": _bpr_epochs}[cfg.loss]
+    run_epoch = epoch_runner(model, split, n_items, cfg)
     history = []
     for epoch in range(epochs):
         start = time.perf_counter()
-        x, y = sampler.epoch()
-        fit = model.fit(x, y, batch_size=cfg.batch_size, epochs=1, shuffle=False, verbose=0)
-        row = {"loss": float(fit.history["loss"][-1]), "epoch_seconds": time.perf_counter() - start}
-        row.update(evaluate(KerasScorer(model), split, n_users, n_items, cfg.top_k))
+        row = {"loss": run_epoch(), "epoch_seconds": time.perf_counter() - start}
+        if (epoch + 1) % cfg.eval_every == 0 or epoch == epochs - 1:
+            row.update(evaluate(KerasScorer(model), split, n_users, n_items, cfg.top_k))
         history.append(row)
         log.info("%s epoch %d/%d: %s", model.name, epoch + 1, epochs,
                  ", ".join(f"{k}={v:.4f}" for k, v in row.items()))  # fmt: skip
         if on_epoch:
             on_epoch(epoch, row)
     return history
+
+
+def _bce_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callable[[], float]:
+    """Pointwise binary cross-entropy (He et al. 2017): each positive + num_negatives fresh negatives per epoch."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="binary_crossentropy")
+    sampler = NegativeSampler(split.train, n_items, cfg.num_negatives, cfg.seed)
+
+    def run() -> float:
+        x, y = sampler.epoch()
+        fit = model.fit(x, y, batch_size=cfg.batch_size, epochs=1, shuffle=False, verbose=0)
+        return float(fit.history["loss"][-1])
+
+    return run
+
+
+def _embedding_tables(model) -> tuple[list, list]:
+    """(user tables, item tables) of the model's embedding layers, biases excluded."""
+    import keras
+
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding) and "bias" not in layer.name]
+    return ([layer.embeddings for layer in layers if "user" in layer.name],
+            [layer.embeddings for layer in layers if "item" in layer.name])  # fmt: skip
+
+
+def _rows_l2(tables: list, rows) -> object:
+    """Mean squared norm of the looked-up rows, summed over tables (regularises only what the batch touched)."""
+    import tensorflow as tf
+
+    return tf.add_n([tf.reduce_mean(tf.reduce_sum(tf.square(tf.gather(t, rows)), axis=1)) for t in tables])
+
+
+def _softmax_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callable[[], float]:
+    """Softmax cross-entropy over the whole catalog: -log p(item | user), p = softmax of the user's scores.
+
+    A step takes `users_per_batch` users and scores each against every item, so the loss of all their
+    positives costs one pass over users x catalog (no negative sampling); an epoch visits every user once.
+    """
+    import keras
+    import tensorflow as tf
+
+    users = np.sort(split.train.user_idx.unique()).astype(np.int32)
+    by_user = split.train.sort_values("user_idx")
+    indptr = np.zeros(int(users.max()) + 2, dtype=np.int64)
+    np.add.at(indptr, by_user.user_idx.to_numpy() + 1, 1)
+    indptr = np.cumsum(indptr)
+    items = by_user.item_idx.to_numpy(np.int64)
+    optimizer = keras.optimizers.Adam(cfg.learning_rate)
+    optimizer.build(model.trainable_variables)
+    rng = np.random.default_rng(cfg.seed)
+    user_tables, item_tables = _embedding_tables(model)
+
+    @tf.function(reduce_retracing=True)
+    def step(batch_users, labels):
+        b = tf.shape(batch_users)[0]
+        with tf.GradientTape() as tape:
+            scores = model({"user": tf.repeat(batch_users, n_items), "item": tf.tile(tf.range(n_items), [b])},
+                           training=True)  # fmt: skip
+            log_p = tf.nn.log_softmax(tf.reshape(scores, (b, n_items)))
+            loss = -tf.reduce_sum(labels * log_p) / tf.reduce_sum(labels)
+            penalty = _rows_l2(user_tables, batch_users) + _rows_l2(item_tables, tf.range(n_items))
+            total = loss + cfg.ranking_l2 * penalty
+        grads = tape.gradient(total, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    def run() -> float:
+        order = rng.permutation(users)
+        losses, weights = [], []
+        for start in range(0, len(order), cfg.users_per_batch):
+            batch = order[start:start + cfg.users_per_batch]
+            labels = np.zeros((len(batch), n_items), dtype=np.float32)
+            for row, u in enumerate(batch):
+                labels[row, items[indptr[u]:indptr[u + 1]]] = 1.0
+            losses.append(float(step(tf.constant(batch), tf.constant(labels))))
+            weights.append(labels.sum())
+        return float(np.average(losses, weights=weights))
+
+    return run
+
+
+def _bpr_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callable[[], float]:
+    """Pairwise BPR (Rendle et al. 2009): -log sigmoid(s(u, i) - s(u, j)), j one of num_negatives unseen items."""
+    import keras
+    import tensorflow as tf
+
+    sampler = NegativeSampler(split.train, n_items, cfg.num_negatives, cfg.seed)
+    optimizer = keras.optimizers.Adam(cfg.learning_rate)
+    optimizer.build(model.trainable_variables)
+    user_tables, item_tables = _embedding_tables(model)
+
+    @tf.function(reduce_retracing=True)
+    def step(u, i, j):
+        with tf.GradientTape() as tape:
+            diff = model({"user": u, "item": i}, training=True) - model({"user": u, "item": j}, training=True)
+            loss = -tf.reduce_mean(tf.math.log_sigmoid(diff))
+            penalty = _rows_l2(user_tables, u) + _rows_l2(item_tables, i) + _rows_l2(item_tables, j)
+            total = loss + cfg.ranking_l2 * penalty
+        grads = tape.gradient(total, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    def run() -> float:
+        u, i, j = sampler.pairs()
+        losses = [float(step(tf.constant(u[s:s + cfg.batch_size]), tf.constant(i[s:s + cfg.batch_size]),
+                             tf.constant(j[s:s + cfg.batch_size])))
+                  for s in range(0, len(u), cfg.batch_size)]  # fmt: skip
+        return float(np.mean(losses))
+
+    return run
 
 
 def train_model(split: Split, n_users: int, n_items: int, cfg: Settings,
@@ -52,11 +162,14 @@ def train_model(split: Split, n_users: int, n_items: int, cfg: Settings,
 
     keras.utils.set_random_seed(cfg.seed)
     started = time.perf_counter()
-    model = build_model(cfg.model_type, n_users, n_items, cfg.embedding_dim, cfg.mlp_layers, cfg.l2)
+    # bce: Keras L2 on whole tables, sigmoid output. Ranking losses: L2 on the looked-up rows only (in the step),
+    # logit output, and a per-item bias (popularity; a per-user bias would cancel out of a per-user softmax)
+    output, l2, bias = ("sigmoid", cfg.l2, False) if cfg.loss == "bce" else ("logit", 0.0, True)
+    model = build_model(cfg.model_type, n_users, n_items, cfg.embedding_dim, cfg.mlp_layers, l2, output, bias)
     if pretrain and cfg.model_type == "neumf":
         parts = {}
         for kind in ("gmf", "mlp"):
-            parts[kind] = build_model(kind, n_users, n_items, cfg.embedding_dim, cfg.mlp_layers, cfg.l2)
+            parts[kind] = build_model(kind, n_users, n_items, cfg.embedding_dim, cfg.mlp_layers, l2, output, bias)
             _fit(parts[kind], split, n_items, cfg, cfg.epochs, None, n_users)
         load_pretrained_neumf(model, parts["gmf"], parts["mlp"])
     history = _fit(model, split, n_items, cfg, cfg.epochs, on_epoch, n_users)
