@@ -90,3 +90,13 @@ def test_softmax_loss_is_catalog_cross_entropy_and_scores_are_logits(settings):
     assert result.history[-1]["recall_at_10"] >= 0.9, result.history[-1]
     scores = KerasScorer(result.model).score(np.zeros(n_items, dtype=np.int32), np.arange(n_items, dtype=np.int32))
     assert scores.max() > 1.0 and len(np.unique(scores)) == n_items  # logits, not probabilities; no ties
+
+
+def test_neumf_pretraining_with_softmax_starts_lower(settings, split_and_maps):
+    """Pre-training also works for the softmax loss (logit outputs, per-item biases copied into NeuMF)."""
+    split, maps = split_and_maps
+    cfg = settings.model_copy(update={"model_type": "neumf", "loss": "softmax", "epochs": 2, "embedding_dim": 8,
+                                      "mlp_layers": (16, 8), "learning_rate": 0.01, "users_per_batch": 16})
+    plain = train_model(split, maps.n_users, maps.n_items, cfg)
+    pretrained = train_model(split, maps.n_users, maps.n_items, cfg, pretrain=True)
+    assert pretrained.history[0]["loss"] < plain.history[0]["loss"]
