@@ -23,7 +23,7 @@ from airflow.sdk import (
 )
 
 from infra.airflow_assets import landed_feedback, registered_model
-from pipelines.settings import ModelType, get_settings
+from pipelines.settings import Loss, ModelType, get_settings
 
 settings = get_settings()
 ML_PYTHON = str(settings.venv_python("ml"))
@@ -72,6 +72,7 @@ PARAMS = {
     "dataset": Param(settings.dataset, type="string", description="MovieLens folder under data_root"),
     "epochs": Param(settings.epochs, type="integer", minimum=0, maximum=200),
     "model_type": Param(settings.model_type, type="string", enum=list(get_args(ModelType))),
+    "loss": Param(settings.loss, type="string", enum=list(get_args(Loss)), description="softmax | bce | bpr"),
     "max_ratings": Param(
         settings.max_ratings, type=["null", "integer"], minimum=1, description="Use only the first N ratings"
     ),

@@ -207,7 +207,8 @@ def register(ctx: RunContext) -> dict:
     with mlflow.start_run(run_name=f"{cfg.model_type}-{ctx.run_id}", tags=tags) as run:
         mlflow.log_params({k: getattr(cfg, k) for k in (
             "dataset", "model_type", "split_protocol", "epochs", "batch_size", "embedding_dim", "mlp_layers",
-            "learning_rate", "l2", "neumf_pretrain", "num_negatives", "num_eval_negatives", "top_k", "seed", "max_ratings")})
+            "learning_rate", "l2", "loss", "ranking_l2", "users_per_batch", "neumf_pretrain", "num_negatives",
+            "num_eval_negatives", "top_k", "seed", "max_ratings")})
         mlflow.log_params({"n_users": maps.n_users, "n_items": maps.n_items, "train_rows": len(split.train),
                            "test_rows": len(split.test)})  # fmt: skip
         for step, row in enumerate(history, start=1):
