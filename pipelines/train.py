@@ -75,13 +75,32 @@ def _rows_l2(tables: list, rows) -> object:
     return tf.add_n([tf.reduce_mean(tf.reduce_sum(tf.square(tf.gather(t, rows)), axis=1)) for t in tables])
 
 
+def _ranking_step(model, cfg: Settings, loss_and_penalty: Callable[..., tuple]):
+    """A compiled Adam step minimising loss + cfg.ranking_l2 * penalty, as returned by loss_and_penalty(*batch)."""
+    import keras
+    import tensorflow as tf
+
+    optimizer = keras.optimizers.Adam(cfg.learning_rate)
+    optimizer.build(model.trainable_variables)
+
+    @tf.function(reduce_retracing=True)
+    def step(*batch):
+        with tf.GradientTape() as tape:
+            loss, penalty = loss_and_penalty(*batch)
+            total = loss + cfg.ranking_l2 * penalty
+        grads = tape.gradient(total, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    return step
+
+
 def _softmax_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callable[[], float]:
     """Softmax cross-entropy over the whole catalog: -log p(item | user), p = softmax of the user's scores.
 
     A step takes `users_per_batch` users and scores each against every item, so the loss of all their
     positives costs one pass over users x catalog (no negative sampling); an epoch visits every user once.
     """
-    import keras
     import tensorflow as tf
 
     users = np.sort(split.train.user_idx.unique()).astype(np.int32)
@@ -90,24 +109,18 @@ def _softmax_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callabl
     np.add.at(indptr, by_user.user_idx.to_numpy() + 1, 1)
     indptr = np.cumsum(indptr)
     items = by_user.item_idx.to_numpy(np.int64)
-    optimizer = keras.optimizers.Adam(cfg.learning_rate)
-    optimizer.build(model.trainable_variables)
     rng = np.random.default_rng(cfg.seed)
     user_tables, item_tables = _embedding_tables(model)
 
-    @tf.function(reduce_retracing=True)
-    def step(batch_users, labels):
+    def loss_and_penalty(batch_users, labels):
         b = tf.shape(batch_users)[0]
-        with tf.GradientTape() as tape:
-            scores = model({"user": tf.repeat(batch_users, n_items), "item": tf.tile(tf.range(n_items), [b])},
-                           training=True)  # fmt: skip
-            log_p = tf.nn.log_softmax(tf.reshape(scores, (b, n_items)))
-            loss = -tf.reduce_sum(labels * log_p) / tf.reduce_sum(labels)
-            penalty = _rows_l2(user_tables, batch_users) + _rows_l2(item_tables, tf.range(n_items))
-            total = loss + cfg.ranking_l2 * penalty
-        grads = tape.gradient(total, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+        scores = model({"user": tf.repeat(batch_users, n_items), "item": tf.tile(tf.range(n_items), [b])},
+                       training=True)  # fmt: skip
+        log_p = tf.nn.log_softmax(tf.reshape(scores, (b, n_items)))
+        loss = -tf.reduce_sum(labels * log_p) / tf.reduce_sum(labels)
+        return loss, _rows_l2(user_tables, batch_users) + _rows_l2(item_tables, tf.range(n_items))
+
+    step = _ranking_step(model, cfg, loss_and_penalty)
 
     def run() -> float:
         order = rng.permutation(users)
@@ -126,24 +139,17 @@ def _softmax_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callabl
 
 def _bpr_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callable[[], float]:
     """Pairwise BPR (Rendle et al. 2009): -log sigmoid(s(u, i) - s(u, j)), j one of num_negatives unseen items."""
-    import keras
     import tensorflow as tf
 
     sampler = NegativeSampler(split.train, n_items, cfg.num_negatives, cfg.seed)
-    optimizer = keras.optimizers.Adam(cfg.learning_rate)
-    optimizer.build(model.trainable_variables)
     user_tables, item_tables = _embedding_tables(model)
 
-    @tf.function(reduce_retracing=True)
-    def step(u, i, j):
-        with tf.GradientTape() as tape:
-            diff = model({"user": u, "item": i}, training=True) - model({"user": u, "item": j}, training=True)
-            loss = -tf.reduce_mean(tf.math.log_sigmoid(diff))
-            penalty = _rows_l2(user_tables, u) + _rows_l2(item_tables, i) + _rows_l2(item_tables, j)
-            total = loss + cfg.ranking_l2 * penalty
-        grads = tape.gradient(total, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+    def loss_and_penalty(u, i, j):
+        diff = model({"user": u, "item": i}, training=True) - model({"user": u, "item": j}, training=True)
+        loss = -tf.reduce_mean(tf.math.log_sigmoid(diff))
+        return loss, _rows_l2(user_tables, u) + _rows_l2(item_tables, i) + _rows_l2(item_tables, j)
+
+    step = _ranking_step(model, cfg, loss_and_penalty)
 
     def run() -> float:
         u, i, j = sampler.pairs()
