@@ -1,4 +1,4 @@
-"""Small helpers shared by tests (ports, waiting)."""
+"""Small helpers shared by tests (ports, waiting, registry state)."""
 
 from __future__ import annotations
 
@@ -32,3 +32,12 @@ def small_settings(var_dir: Path, **overrides) -> Settings:
     base = {"var_dir": var_dir, "data_root": FIXTURE_DATA_ROOT, "dataset": "ml-latest-small", "epochs": 2,
             "batch_size": 512, "embedding_dim": 8, "mlp_layers": (16, 8)}
     return Settings(**{**base, **overrides})
+
+
+def registry_state(tracking_uri: str, model_name: str) -> tuple[str, list[str]]:
+    """(champion version, all versions) as the MLflow tracking store/server at tracking_uri reports them."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    champion = str(client.get_model_version_by_alias(model_name, "champion").version)
+    return champion, sorted(str(v.version) for v in client.search_model_versions(f"name = '{model_name}'"))

@@ -19,7 +19,7 @@ from infra.mlflow_server import mlflow_process, server_url
 from infra.processes import ManagedProcess, port_open
 from pipelines.settings import Settings
 from tests.airflow.conftest import AirflowHome, DagTestResult, dags_test, new_airflow_home
-from tests.helpers import free_port, small_settings
+from tests.helpers import free_port, registry_state, small_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -32,16 +32,6 @@ class Registry:
     settings: Settings  # tracking URI = the server
     server: ManagedProcess
     airflow: AirflowHome  # its own metadata DB: the feedback asset's URI (the var dir) differs from the session's
-
-
-def registry_state(settings: Settings) -> tuple[str, list[str]]:
-    """(champion version, all versions) as the MLflow server reports them."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
-    champion = str(client.get_model_version_by_alias(settings.model_name, "champion").version)
-    found = client.search_model_versions(f"name = '{settings.model_name}'")
-    return champion, sorted(str(v.version) for v in found)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +56,7 @@ def registry(tmp_path_factory) -> Iterator[Registry]:
 def down_run(registry: Registry) -> tuple[DagTestResult, tuple[str, list[str]]]:
     """Stop the server, run the DAG against it, start the server again; returns the run + registry before."""
     s = registry.settings
-    before = registry_state(s)
+    before = registry_state(s.mlflow_tracking_uri, s.model_name)
     assert registry.server.stop(), "the MLflow server should have been running"
     assert not port_open("127.0.0.1", s.mlflow_port)
     env = {
@@ -108,7 +98,7 @@ def test_champion_registry_and_watermark_unchanged(down_run, registry):
 
     run, before = down_run
     s = registry.settings
-    assert registry_state(s) == before == ("1", ["1"])
+    assert registry_state(s.mlflow_tracking_uri, s.model_name) == before == ("1", ["1"])
     configure(s)
     assert find_run_by_key(s, run.run_key) is None, "no half-written MLflow run may be left behind"
     _, committed_runs = load_watermark(s, s.model_name)

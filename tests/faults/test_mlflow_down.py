@@ -1,8 +1,7 @@
 """MLflow server down: the service keeps serving the loaded champion; register fails fast and clearly; after the
 server is back the champion alias is unchanged (and a retry of register then succeeds, as an Airflow retry would).
 
-The Airflow variant (`dags test` with the task retrying) is not run here: every DAG task is a fresh interpreter
-importing TensorFlow and the DAG's retry_delay is 1 minute, which does not fit this directory's time budget.
+The Airflow variant (a real `dags test` whose register task is retried) is tests/airflow/test_retrain_mlflow_down.py.
 """
 
 from __future__ import annotations
@@ -14,19 +13,12 @@ import pytest
 
 from infra.processes import port_open
 from pipelines.pipeline import run_stage
+from tests.helpers import registry_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 RUN_ID = "faults-mlflow-down"
 TRAIN_STAGES = ("validate", "preprocess", "train", "evaluate")  # none of these talks to MLflow
-
-
-def registry_state(uri: str, name: str) -> tuple[str, list[str]]:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri)
-    champion = str(client.get_model_version_by_alias(name, "champion").version)
-    return champion, sorted(str(v.version) for v in client.search_model_versions(f"name = '{name}'"))
 
 
 def test_mlflow_down_serving_continues_register_fails_fast_champion_unchanged(fault_stack, champion, monkeypatch):
