@@ -19,6 +19,14 @@ ModelType = Literal["neumf", "gmf", "mlp", "mf"]
 SplitProtocol = Literal["leave_one_out", "full_ranking"]
 Loss = Literal["bce", "softmax", "bpr"]
 
+# The training knobs, declared once: the CLI options, the DAG's Params and the parameters logged to MLflow
+# are all derived from this list (and the fields' types, defaults and descriptions below).
+TRAINING_FIELDS: tuple[str, ...] = (
+    "dataset", "max_ratings", "model_type", "loss", "split_protocol", "epochs", "batch_size", "embedding_dim",
+    "mlp_layers", "learning_rate", "l2", "num_negatives", "ranking_l2", "users_per_batch", "neumf_pretrain",
+    "eval_every", "num_eval_negatives", "top_k", "seed",
+)
+
 
 class Settings(BaseSettings):
     """Configuration shared by pipelines, DAGs, the Flink job, the service and the scripts."""
