@@ -9,6 +9,9 @@ import pytest
 from pipelines.settings import Settings
 from tests.helpers import small_settings
 
+# shared fixtures live in plugin modules, never imported across conftests
+pytest_plugins = ["tests.plugins.serving", "tests.plugins.streaming", "tests.plugins.airflow"]
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")

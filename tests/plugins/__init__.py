@@ -1,0 +1,1 @@
+"""Pytest plugin modules: fixtures shared across test folders (registered in tests/conftest.py)."""

@@ -1,0 +1,1 @@
+"""Shared airflow fixtures (a pytest plugin; registered in tests/conftest.py)."""

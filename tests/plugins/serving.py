@@ -1,0 +1,1 @@
+"""Shared serving fixtures (a pytest plugin; registered in tests/conftest.py)."""

@@ -1,0 +1,1 @@
+"""Shared streaming fixtures (a pytest plugin; registered in tests/conftest.py)."""
