@@ -23,11 +23,11 @@ from pathlib import Path
 
 from pipelines.events import ClickEvent
 from pipelines.settings import Settings
-from streaming import jobctl
-from streaming.broker import start_broker, stop_broker
+from infra import flink_job as jobctl
+from infra.broker import start_broker, stop_broker
 from streaming.loadgen import EVENT_MIX, population, produce_event
 from streaming.kafka import producer
-from streaming.store import committed_files
+from pipelines.landed import committed_files
 from streaming.topics import ensure_topics
 
 

@@ -138,7 +138,7 @@ def main() -> None:
     print(f"champion {champ.model_name} v{champ.version}: {len(users)} users, {len(movies)} movies", flush=True)
     del champ
 
-    from streaming.broker import start_broker, stop_broker
+    from infra.broker import start_broker, stop_broker
 
     env = {
         "MOVIEREC_VAR_DIR": str(cfg.var_dir), "MOVIEREC_DATA_ROOT": str(cfg.data_root),

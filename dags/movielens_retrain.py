@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from typing import Any, get_args
+from typing import Any
 
 from airflow.sdk import (
     AssetOrTimeSchedule,
@@ -23,7 +23,7 @@ from airflow.sdk import (
 )
 
 from infra.airflow_assets import landed_feedback, registered_model
-from pipelines.settings import Loss, ModelType, get_settings
+from pipelines.settings import TrainingField, get_settings, training_fields
 
 settings = get_settings()
 ML_PYTHON = str(settings.venv_python("ml"))
@@ -68,17 +68,23 @@ DEFAULT_ARGS: dict[str, Any] = {
     "execution_timeout": timedelta(hours=2),
 }
 
+JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", tuple: "array"}
+
+
+def training_param(field: TrainingField) -> Param:
+    """The form field of one training knob, derived from its Settings field (type, choices, description)."""
+    json_type = JSON_TYPES[field.kind]
+    default = list(field.default) if isinstance(field.default, tuple) else getattr(settings, field.name)
+    extra: dict[str, Any] = {"enum": list(field.choices)} if field.choices else {}
+    return Param(default, type=["null", json_type] if field.optional else json_type,
+                 description=field.description, **extra)  # fmt: skip
+
+
 PARAMS = {
-    "dataset": Param(settings.dataset, type="string", description="MovieLens folder under data_root"),
-    "epochs": Param(settings.epochs, type="integer", minimum=0, maximum=200),
-    "model_type": Param(settings.model_type, type="string", enum=list(get_args(ModelType))),
-    "loss": Param(settings.loss, type="string", enum=list(get_args(Loss)), description="softmax | bce | bpr"),
-    "max_ratings": Param(
-        settings.max_ratings, type=["null", "integer"], minimum=1, description="Use only the first N ratings"
-    ),
+    **{field.name: training_param(field) for field in training_fields()},
     "force_promote": Param(False, type="boolean", description="Promote even if the challenger is not better"),
     "settings_overrides": Param(
-        {}, type="object", description='Other Settings fields, e.g. {"embedding_dim": 16, "batch_size": 2048}'
+        {}, type="object", description='Other Settings fields, e.g. {"cold_start_min_count": 5}'
     ),
 }
 
@@ -195,8 +201,8 @@ report, metrics and promotion decision; a new version of `{settings.model_name}`
 `load_feedback`'s snapshot and in `validate`; the failed expectations are named in the log), without
 retries; nothing is trained or registered and the watermark stays put, so the batch is re-read next run.
 
-Params: `dataset`, `epochs`, `model_type`, `max_ratings`, `force_promote` (default false) and
-`settings_overrides` (any other Settings field).
+Params: every training knob of `pipelines.settings.TRAINING_FIELDS` (dataset, model_type, loss, epochs, ...),
+`force_promote` (default false) and `settings_overrides` (any other Settings field).
 """,
 )
 def movielens_retrain() -> None:

@@ -10,18 +10,15 @@ Tasks of the DAGs run in the ML env through `@task.external_python`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shlex
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
 from infra.processes import ManagedProcess
-from pipelines.settings import PROJECT_ROOT, Settings, get_settings
+from pipelines.settings import PROJECT_ROOT, Settings
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 PROCESS_NAME = "airflow"
@@ -97,14 +94,14 @@ def airflow_env(settings: Settings, home: Path | None = None, port: int | None =
 
 
 def run_airflow(
-    settings: Settings, args: list[str], env: Mapping[str, str], timeout: float | None = None
+    settings: Settings, args: list[str], env: Mapping[str, str], timeout: float | None = None, capture: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Run one `airflow ...` CLI command with the project env; output captured."""
+    """Run one `airflow ...` CLI command with the project env; output captured unless `capture` is False."""
     return subprocess.run(  # noqa: S603
         [str(airflow_bin(settings)), *args],
         env={**os.environ, **env},
         cwd=PROJECT_ROOT,
-        capture_output=True,
+        capture_output=capture,
         text=True,
         timeout=timeout,
         check=False,
@@ -164,36 +161,3 @@ def down(settings: Settings) -> bool:
 def admin_password(home: Path) -> str:
     """The generated admin password (exists after the API server's first start)."""
     return json.loads(password_file(home).read_text())["admin"]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.airflow", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "env", "password", "migrate"])
-    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness (up)")
-    args = parser.parse_args(argv)
-    settings = get_settings()
-    if args.command == "up":
-        up(settings, args.timeout)
-    elif args.command == "down":
-        down(settings)
-    elif args.command == "status":
-        proc = airflow_process(settings)
-        print(json.dumps({"pid": proc.pid(), "health": health(settings.airflow_port)}, indent=2))
-        return 0 if proc.running() else 1
-    elif args.command == "env":
-        # `eval "$(python -m infra.airflow env)"` gives a shell that talks to the local Airflow.
-        for key, value in airflow_env(settings).items():
-            print(f"export {key}={shlex.quote(value)}")
-    elif args.command == "password":
-        print(admin_password(settings.airflow_home))
-    elif args.command == "migrate":
-        settings.airflow_home.mkdir(parents=True, exist_ok=True)
-        result = run_airflow(settings, ["db", "migrate"], airflow_env(settings))
-        sys.stdout.write(result.stdout[-2000:])
-        sys.stderr.write(result.stderr[-2000:])
-        return result.returncode
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,7 +6,6 @@ over the Airflow REST API -> MLflow decision -> the service hot-swaps to the new
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import time
@@ -119,21 +118,3 @@ def run_demo(settings: Settings, user_id: int = 1, clicks: int = 50, conf: dict 
             result.served_version_after = str(api.get("/model").json()["version"])
             say(f"not promoted: the service keeps version {result.served_version_after}")
     return result
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--user-id", type=int, default=1)
-    parser.add_argument("--clicks", type=int, default=50)
-    parser.add_argument("--conf", default='{"force_promote": true}', help="retrain DAG conf (Params)")
-    args = parser.parse_args(argv)
-    from infra.stack import stack_settings
-
-    result = run_demo(stack_settings(), args.user_id, args.clicks, json.loads(args.conf))
-    ok = result.disappeared and result.landed == len(result.event_ids) and result.dag_state == "success"
-    print(json.dumps(result.__dict__, indent=2, default=str))
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

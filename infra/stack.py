@@ -1,4 +1,4 @@
-"""The whole local loop on embedded defaults: `python -m infra.stack up|down|status|logs`.
+"""The whole local loop on embedded defaults: `movierec stack up|down|status|logs`.
 
 Order: broker -> topics -> Flink job -> MLflow server -> Airflow -> (first champion via the DAG) -> BentoML.
 Every process is started through ManagedProcess (PID file + log under var/), so `down` stops exactly those.
@@ -6,11 +6,9 @@ Every process is started through ManagedProcess (PID file + log under var/), so 
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,9 +38,9 @@ class Component:
 
 def components(settings: Settings) -> list[Component]:
     from infra.airflow import airflow_process
-    from serving.process import serving_process
-    from streaming.broker import broker_process, host_port
-    from streaming.jobctl import job_process
+    from infra.serving_process import serving_process
+    from infra.broker import broker_process, host_port
+    from infra.flink_job import job_process
 
     return [
         Component("broker", host_port(settings.kafka_bootstrap)[1], broker_process),
@@ -84,8 +82,8 @@ def ensure_champion(settings: Settings) -> None:
 
 def up(settings: Settings) -> None:
     from infra import airflow
-    from streaming.broker import start_broker
-    from streaming.jobctl import start_job
+    from infra.broker import start_broker
+    from infra.flink_job import start_job
     from streaming.topics import ensure_topics
 
     preflight(settings)
@@ -108,7 +106,7 @@ def up(settings: Settings) -> None:
     ensure_champion(settings)
     done()
     done = step(f"BentoML service on {settings.serving_host}:{settings.serving_port}")
-    from serving.process import serving_process
+    from infra.serving_process import serving_process
 
     serving_process(settings).start(timeout=180)
     url = f"http://{settings.serving_host}:{settings.serving_port}/readyz"
@@ -162,26 +160,3 @@ def stack_settings() -> Settings:
         os.environ["MOVIEREC_MLFLOW_TRACKING_URI"] = mlflow_server.server_url(settings)
         settings = Settings()
     return settings
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.stack", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "logs"])
-    args = parser.parse_args(argv)
-    settings = stack_settings()
-    try:
-        {"up": up, "down": down, "status": status, "logs": logs}[args.command](settings)
-    except StackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # noqa: BLE001 - a start failure: say which, stop what we started
-        print(f"error: {exc}", file=sys.stderr)
-        if args.command == "up":
-            print("stopping what was started (make down) ...", file=sys.stderr)
-            down(settings)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,18 +9,13 @@ Stdlib only, so it runs from any of the project envs.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import Any
 
-from infra.airflow import password_file
-from pipelines.settings import get_settings
 
 FINISHED = {"success", "failed"}
 
@@ -91,38 +86,3 @@ def wait_for_run(client: AirflowClient, dag_id: str, run_id: str, timeout: float
             return state
         time.sleep(interval)
     return "timeout"
-
-
-def main(argv: list[str] | None = None) -> int:
-    settings = get_settings()
-    parser = argparse.ArgumentParser(prog="python -m infra.trigger_dag", description=__doc__.splitlines()[0])
-    parser.add_argument("dag_id", nargs="?", default="movielens_retrain")
-    parser.add_argument("--conf", default="{}", help="JSON run conf (the DAG's Params)")
-    parser.add_argument("--url", default=f"http://127.0.0.1:{settings.airflow_port}")
-    parser.add_argument("--username", default="admin")
-    parser.add_argument("--password-file", type=Path, default=password_file(settings.airflow_home))
-    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the run")
-    parser.add_argument("--no-wait", action="store_true", help="trigger and exit")
-    args = parser.parse_args(argv)
-
-    password = json.loads(args.password_file.read_text())[args.username]
-    client = AirflowClient(args.url, args.username, password)
-    client.unpause(args.dag_id)
-    run_id = client.trigger(args.dag_id, json.loads(args.conf))
-    print(f"triggered {args.dag_id} run {run_id}", flush=True)
-    if args.no_wait:
-        return 0
-    state = wait_for_run(client, args.dag_id, run_id, args.timeout)
-    print(f"run {run_id}: {state}")
-    for ti in sorted(client.task_instances(args.dag_id, run_id), key=lambda t: t.get("start_date") or "~"):
-        duration = ti.get("duration")
-        took = f"{duration:7.1f}s" if isinstance(duration, (int, float)) else "      -"
-        print(f"  {ti['task_id']:<16} {ti['state'] or '-':<16} {took}")
-    decision = client.xcom(args.dag_id, run_id, "promote")
-    if decision is not None:
-        print(f"promote decision: {json.dumps(decision, default=str)}")
-    return 0 if state == "success" else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

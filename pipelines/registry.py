@@ -1,11 +1,11 @@
-"""MLflow tracking + registry: log a trained run, register it, the champion/challenger gate, load the champion."""
+"""MLflow tracking + registry: log and register a trained run, log the gate's decision, load a version."""
 
 from __future__ import annotations
 
 import logging
 import tempfile
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import version as pkg_version
 from pathlib import Path
@@ -125,38 +125,45 @@ def get_alias_version(cfg: Settings, alias: str):
         return None
 
 
-@dataclass
-class GateDecision:
-    promoted: bool
-    reason: str
-    metric: str
-    challenger_version: str
-    challenger_value: float
-    champion_version: str | None = None
-    champion_value: float | None = None
-    extra: dict = field(default_factory=dict)
+def log_training_run(cfg: Settings, run_key: str, tags: dict[str, str], model, store) -> tuple[str, str]:
+    """One MLflow run for a trained model: params, curves, reports, bundle, model; registered as `challenger`.
 
-    def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items()}
+    Returns (mlflow run id, model version).
+    """
+    import mlflow
+
+    from pipelines.scoring import BUNDLE_DIR
+    from pipelines.settings import TRAINING_FIELDS
+
+    split, maps = store.split()
+    history = store.read_json("history.json")
+    with mlflow.start_run(run_name=f"{cfg.model_type}-{run_key}", tags={RUN_KEY_TAG: run_key, **tags}) as run:
+        mlflow.log_params({k: getattr(cfg, k) for k in TRAINING_FIELDS})
+        mlflow.log_params({"n_users": maps.n_users, "n_items": maps.n_items, "train_rows": len(split.train),
+                           "test_rows": len(split.test)})  # fmt: skip
+        for step, row in enumerate(history, start=1):
+            mlflow.log_metrics({f"epoch_{k}": v for k, v in row.items()}, step=step)
+        mlflow.log_metrics(store.read_json("metrics.json"))
+        mlflow.log_figure(plot_training_curve(history, cfg.promotion_metric), "training_curve.png")
+        mlflow.log_artifacts(str(store.validation_dir), "validation")
+        mlflow.log_artifacts(str(store.bundle_dir), BUNDLE_DIR)
+        info = mlflow.keras.log_model(model, name="model", signature=model_signature(),
+                                      pip_requirements=pip_requirements())  # fmt: skip
+        version = mlflow.register_model(info.model_uri, cfg.model_name, tags={RUN_KEY_TAG: run_key})
+    client().set_registered_model_alias(cfg.model_name, CHALLENGER, version.version)
+    return run.info.run_id, str(version.version)
 
 
-def decide(metric: str, challenger_value: float, champion_value: float | None, margin: float,
-           force: bool = False) -> tuple[bool, str]:  # fmt: skip
-    """The gate rule alone (pure, unit-tested): promote the first model, a forced one, or a clear winner."""
-    if champion_value is None:
-        return True, "no champion yet: first model is promoted"
-    if force:
-        return True, f"force_promote: {metric} {challenger_value:.4f} vs champion {champion_value:.4f}"
-    if challenger_value > champion_value + margin:
-        return True, f"{metric} {challenger_value:.4f} beats champion {champion_value:.4f} by more than {margin}"
-    return False, f"{metric} {challenger_value:.4f} does not beat champion {champion_value:.4f} by more than {margin}"
+def log_decision(run_id: str, decision: dict) -> None:
+    """The gate's decision as tags (and the champion's score on the same split) on the challenger's run."""
+    import mlflow
 
-
-def set_aliases(cfg: Settings, version: str, promoted: bool) -> None:
-    c = client()
-    c.set_registered_model_alias(cfg.model_name, CHALLENGER, version)
-    if promoted:
-        c.set_registered_model_alias(cfg.model_name, CHAMPION, version)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.set_tags({"promotion.decision": "promoted" if decision["promoted"] else "rejected",
+                         "promotion.reason": decision["reason"],
+                         "promotion.champion_version": str(decision["champion_version"])})  # fmt: skip
+        if decision["champion_value"] is not None:
+            mlflow.log_metric(f"champion_{decision['metric']}", decision["champion_value"])
 
 
 @dataclass

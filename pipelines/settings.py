@@ -6,9 +6,10 @@ can read the same settings without the ML stack.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,25 +53,25 @@ class Settings(BaseSettings):
     # defaults: dot-product MF trained with a full-catalog softmax (benchmarks/RESULTS.md: beats NeuMF + bce on full
     # ranking on ml-100k and ml-latest-small); the NCF setup was model_type=neumf, loss=bce, epochs=10,
     # embedding_dim=32, learning_rate=0.001
-    model_type: ModelType = "mf"
+    model_type: ModelType = Field("mf", description="mf (dot product), gmf, mlp or neumf")
     neumf_pretrain: bool = Field(False, description="Pre-train NeuMF from GMF and MLP (He et al. 2017)")
-    split_protocol: SplitProtocol = "leave_one_out"
-    epochs: int = Field(15, ge=0)
-    batch_size: int = 1024
-    embedding_dim: int = 64
-    mlp_layers: tuple[int, ...] = (64, 32, 16)
-    learning_rate: float = 0.01
-    l2: float = 1e-6
-    num_negatives: int = 4
+    split_protocol: SplitProtocol = Field("leave_one_out", description="Held-out split the gate scores on")
+    epochs: int = Field(15, ge=0, description="Training epochs")
+    batch_size: int = Field(1024, description="Rows per step (loss bce/bpr)")
+    embedding_dim: int = Field(64, description="Embedding size (GMF/MF part)")
+    mlp_layers: tuple[int, ...] = Field((64, 32, 16), description="MLP tower widths, e.g. 64,32,16")
+    learning_rate: float = Field(0.01, description="Adam learning rate")
+    l2: float = Field(1e-6, description="L2 on whole embedding tables (loss bce)")
+    num_negatives: int = Field(4, description="Sampled negatives per positive (loss bce/bpr)")
     loss: Loss = Field("softmax", description="bce: pointwise, num_negatives sampled per positive; "
                        "softmax: over the whole catalog, per user; bpr: pairwise, num_negatives sampled per positive")
     ranking_l2: float = Field(0.1, ge=0, description="loss softmax/bpr: L2 on the embedding rows each step looks up "
                                                      "(mean squared row norm; `l2` is bce's whole-table penalty)")
     users_per_batch: int = Field(64, ge=1, description="loss=softmax: users per gradient step (x every item)")
     eval_every: int = Field(1, ge=1, description="Evaluate on the held-out split every N epochs (and the last)")
-    num_eval_negatives: int = 99
-    top_k: int = 10
-    seed: int = 42
+    num_eval_negatives: int = Field(99, description="Sampled negatives per held-out item (leave_one_out)")
+    top_k: int = Field(10, description="Cut-off of the ranking metrics")
+    seed: int = Field(42, description="Seed of splits, sampling and initialisation")
     max_ratings: int | None = Field(None, description="Use only the first N ratings (by time): quick runs")
 
     # --- Kafka / streaming -------------------------------------------------------------
@@ -155,6 +156,41 @@ class Settings(BaseSettings):
 
     def venv_python(self, env: Literal["ml", "airflow", "flink"]) -> Path:
         return self.venvs_dir / env / "bin" / "python"
+
+
+@dataclass(frozen=True)
+class TrainingField:
+    """One training knob as the CLI, the DAG form and MLflow see it (derived from the Settings field)."""
+
+    name: str
+    kind: type  # int, float, str, bool or tuple (comma-separated ints on a command line)
+    default: Any
+    description: str
+    choices: tuple[str, ...] = ()
+    optional: bool = False
+
+
+def _field_kind(annotation: Any) -> tuple[type, tuple[str, ...], bool]:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    optional = len(args) < len(get_args(annotation))
+    if optional and len(args) == 1:
+        annotation = args[0]
+    if get_origin(annotation) is Literal:
+        return str, tuple(str(a) for a in get_args(annotation)), optional
+    if get_origin(annotation) is tuple:
+        return tuple, (), optional
+    return annotation, (), optional
+
+
+def training_fields() -> list[TrainingField]:
+    """TRAINING_FIELDS with their types, choices, defaults and descriptions, read from the Settings model."""
+    out = []
+    for name in TRAINING_FIELDS:
+        info = Settings.model_fields[name]
+        kind, choices, optional = _field_kind(info.annotation)
+        out.append(TrainingField(name, kind, info.default, info.description or name.replace("_", " "), choices,
+                                 optional))
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,7 @@
 """The PyFlink 2.0 landing job (Table API, local mini-cluster): Kafka clicks -> validate -> DLQ | dedup -> store.
 
 Runs in the Flink env: `.venvs/flink/bin/python -m streaming.job --settings <json> --mode long-running|bounded`.
-Launch it through `streaming.jobctl`, which builds the settings file and manages the process.
+Launch it through `infra.flink_job`, which builds the settings file and manages the process.
 
 - parse + validate: canonical payloads (what ClickEvent.to_json_bytes() writes) in Flink SQL, every other
   payload with pipelines.events.parse_event in a Python UDF (see fast_path_sql); invalid payloads go to the DLQ
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from pipelines.events import ClickEvent, InvalidEvent, parse_event
 from pipelines.settings import PROJECT_ROOT, Settings
-from streaming import store
+from pipelines import landed as store
 
 LONG_RUNNING, BOUNDED = "long-running", "bounded"
 # retained checkpoints of the long-running job live under flink_checkpoint_dir/<this>; bump it whenever the

@@ -24,7 +24,7 @@ STAGES = ["load_feedback", "validate", "preprocess", "train", "evaluate", "regis
 
 
 def feedback_events(ah: AirflowHome, start: int, count: int) -> list[dict]:
-    """Valid click events on (user, movie) pairs of the fixture slice, in the landed format (streaming/store.py)."""
+    """Valid click events on (user, movie) pairs of the fixture slice, in the landed format (pipelines/landed.py)."""
     ratings = pd.read_csv(ah.settings.dataset_dir / "ratings.csv")
     now_ms = int(time.time() * 1000)
     events = []

@@ -18,7 +18,7 @@ import pytest
 from infra.mlflow_server import mlflow_process, server_url
 from infra.processes import ManagedProcess, port_open
 from pipelines.settings import Settings
-from streaming.broker import broker_process
+from infra.broker import broker_process
 from tests.helpers import free_port
 from tests.serving.conftest import champion, serving_process, serving_settings, start_all, trained  # noqa: F401
 

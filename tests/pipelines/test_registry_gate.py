@@ -4,7 +4,7 @@ import pytest
 
 from pipelines import registry
 from pipelines.pipeline import run_all, run_stage
-from pipelines.registry import decide
+from pipelines.promotion import decide
 from pipelines.validation import DataValidationError
 
 

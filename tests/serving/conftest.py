@@ -51,7 +51,7 @@ def champion(trained: Settings):
 @pytest.fixture(scope="session")
 def broker(serving_settings: Settings) -> Iterator[str]:
     """A real tansu broker (memory storage) for the session; yields its bootstrap address."""
-    from streaming.broker import start_broker, stop_broker
+    from infra.broker import start_broker, stop_broker
 
     start_broker(serving_settings)
     yield serving_settings.kafka_bootstrap

@@ -258,7 +258,7 @@ def test_hot_swap_on_promotion_drops_no_request(a, b, champion, trained):
 
 
 def test_broker_down_click_is_503_and_not_ready(a, champion, trained):
-    from streaming.broker import start_broker, stop_broker
+    from infra.broker import start_broker, stop_broker
 
     movie = next(iter(champion.recommender.movies))
     assert stop_broker(trained)

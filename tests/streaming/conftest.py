@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.settings import Settings
-from streaming.broker import start_broker, stop_broker
+from infra.broker import start_broker, stop_broker
 from streaming.topics import ensure_topics
 from tests.helpers import FIXTURE_DATA_ROOT, free_port
 

@@ -8,7 +8,7 @@ from collections import Counter
 from pipelines.events import ClickEvent
 from pipelines.settings import Settings
 from streaming.kafka import producer
-from streaming.store import committed_files
+from pipelines.landed import committed_files
 
 
 def valid_events(n: int, seed: int = 0) -> list[ClickEvent]:

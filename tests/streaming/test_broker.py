@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.broker import broker_status, start_broker
+from infra.broker import broker_status, start_broker
 from confluent_kafka import TopicPartition
 
 from streaming.kafka import consumer

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.events import ClickEvent
-from streaming import store
+from pipelines import landed as store
 from streaming.job import classify, classify_without_nulls, latest_checkpoint, offsets_spec
 from tests.streaming.helpers import INVALID_PAYLOADS
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pipelines.feedback import commit_feedback_watermark, read_landed_feedback, snapshot_new_feedback
-from streaming import jobctl
+from infra import flink_job as jobctl
 from streaming.dlq import read_dlq
 from tests.helpers import wait_until
 from tests.streaming.helpers import INVALID_PAYLOADS, landed_file_ids, landed_pg_ids, produce, valid_events

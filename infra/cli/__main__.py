@@ -1,0 +1,5 @@
+"""`python -m infra.cli` = `movierec`."""
+
+from infra.cli import main
+
+main()

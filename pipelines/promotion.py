@@ -1,0 +1,103 @@
+"""The promotion gate: re-score the champion on the challenger's split, decide, move the alias, log why."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipelines.run_store import RunStore
+from pipelines.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GateDecision:
+    promoted: bool
+    reason: str
+    metric: str
+    challenger_version: str
+    challenger_value: float
+    champion_version: str | None = None
+    champion_value: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def decide(metric: str, challenger_value: float, champion_value: float | None, margin: float,
+           force: bool = False) -> tuple[bool, str]:  # fmt: skip
+    """The gate rule alone (pure, unit-tested): promote the first model, a forced one, or a clear winner."""
+    if champion_value is None:
+        return True, "no champion yet: first model is promoted"
+    if force:
+        return True, f"force_promote: {metric} {challenger_value:.4f} vs champion {champion_value:.4f}"
+    if challenger_value > champion_value + margin:
+        return True, f"{metric} {challenger_value:.4f} beats champion {champion_value:.4f} by more than {margin}"
+    return False, f"{metric} {challenger_value:.4f} does not beat champion {champion_value:.4f} by more than {margin}"
+
+
+class TranslatedScorer:
+    """Scores the challenger's index space with another model: ids unknown to that model score -inf."""
+
+    def __init__(self, recommender: Any, maps: Any):
+        self.scorer = recommender.scorer
+        self.user_map = recommender.maps.user_index(maps.user_ids)
+        self.item_map = recommender.maps.item_index(maps.item_ids)
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        u, i = self.user_map[users], self.item_map[items]
+        ok = (u >= 0) & (i >= 0)
+        out = np.full(len(users), -np.inf, dtype=np.float32)
+        if ok.any():
+            out[ok] = self.scorer.score(u[ok], i[ok])
+        return out
+
+
+def champion_on_split(cfg: Settings, store: RunStore, champion: Any) -> tuple[float, str]:
+    """Re-score the current champion on the challenger's held-out split (a fair comparison).
+
+    Falls back to the champion's own logged metric if its model cannot be loaded.
+    """
+    from pipelines import registry
+    from pipelines.evaluate import evaluate
+
+    metric = cfg.promotion_metric
+    try:
+        loaded = registry.load_version(cfg, champion)
+        split, maps = store.split()
+        value = evaluate(TranslatedScorer(loaded.recommender, maps), split, maps.n_users, maps.n_items, cfg.top_k)
+        return float(value[metric]), "re-evaluated on the challenger's split"
+    except Exception as exc:  # noqa: BLE001 - the gate must still decide; the reason is recorded
+        log.warning("could not re-evaluate champion %s (%s); using its logged metric", champion.version, exc)
+        logged = registry.client().get_run(champion.run_id).data.metrics.get(metric)
+        return (float(logged) if logged is not None else float("-inf")), "champion's logged metric"
+
+
+def gate(cfg: Settings, store: RunStore, force: bool) -> GateDecision:
+    """Decide for this run's registered version; move `champion` when it wins; log the decision on its run."""
+    from pipelines import registry
+
+    registry.configure(cfg)
+    reg = store.read_json("register.json")
+    metric = cfg.promotion_metric
+    challenger_value = float(store.read_json("metrics.json")[metric])
+    champion = registry.get_alias_version(cfg, registry.CHAMPION)
+    if champion is not None and str(champion.version) == reg["version"]:
+        return GateDecision(True, "already champion", metric, reg["version"], challenger_value, reg["version"],
+                            challenger_value)  # fmt: skip
+    champion_value, basis = champion_on_split(cfg, store, champion) if champion is not None else (None, None)
+    promoted, reason = decide(metric, challenger_value, champion_value, cfg.promotion_margin, force)
+    if promoted:
+        registry.client().set_registered_model_alias(cfg.model_name, registry.CHAMPION, reg["version"])
+    decision = GateDecision(promoted, reason, metric, reg["version"], challenger_value,
+                            None if champion is None else str(champion.version), champion_value,
+                            {"champion_metric_basis": basis})  # fmt: skip
+    registry.log_decision(reg["run_id"], decision.to_dict())
+    log.info("promotion decision for version %s: %s (%s)", reg["version"], "PROMOTED" if promoted else "kept champion",
+             reason)  # fmt: skip
+    return decision
