@@ -27,7 +27,13 @@ from pipelines.train import popularity_scorer, train_model
 RESULTS = Path(__file__).resolve().parent / "results" / "accuracy.md"
 # Per-model settings found with a small sweep on ml-100k (see README); shared by both protocols.
 MODEL_CONFIG = {
-    "neumf": {"loss": "bce", "embedding_dim": 32, "mlp_layers": (64, 32, 16), "learning_rate": 0.001, "epochs": 10},
+    "neumf": {
+        "loss": "bce",
+        "embedding_dim": 32,
+        "mlp_layers": (64, 32, 16),
+        "learning_rate": 0.001,
+        "epochs": 10,
+    },
     "gmf": {"loss": "bce", "embedding_dim": 32, "learning_rate": 0.002, "epochs": 10},
     "mlp": {"loss": "bce", "mlp_layers": (64, 32, 16), "learning_rate": 0.001, "epochs": 10},
     "mf": {"loss": "bce", "embedding_dim": 64, "learning_rate": 0.002, "epochs": 10, "l2": 1e-5},
@@ -35,10 +41,22 @@ MODEL_CONFIG = {
 # loss=softmax: chosen on a validation split carved from the train part of split seed 100 (never a reported seed's
 # test set): ranking_l2 in {0.05, 0.1, 0.15, 0.3}, lr in {0.005, 0.01}, epochs from the validation curve.
 SOFTMAX_CONFIG = {
-    "neumf": {"loss": "softmax", "embedding_dim": 32, "mlp_layers": (64, 32, 16), "learning_rate": 0.005,
-              "epochs": 20, "ranking_l2": 0.1},
+    "neumf": {
+        "loss": "softmax",
+        "embedding_dim": 32,
+        "mlp_layers": (64, 32, 16),
+        "learning_rate": 0.005,
+        "epochs": 20,
+        "ranking_l2": 0.1,
+    },
     "gmf": {"loss": "softmax", "embedding_dim": 32, "learning_rate": 0.01, "epochs": 10, "ranking_l2": 0.1},
-    "mlp": {"loss": "softmax", "mlp_layers": (64, 32, 16), "learning_rate": 0.01, "epochs": 12, "ranking_l2": 0.1},
+    "mlp": {
+        "loss": "softmax",
+        "mlp_layers": (64, 32, 16),
+        "learning_rate": 0.01,
+        "epochs": 12,
+        "ranking_l2": 0.1,
+    },
     "mf": {"loss": "softmax", "embedding_dim": 64, "learning_rate": 0.01, "epochs": 15, "ranking_l2": 0.1},
 }
 CONFIGS = {"bce": MODEL_CONFIG, "softmax": SOFTMAX_CONFIG}
@@ -71,11 +89,18 @@ def run(datasets: list[str], protocols: list[str], models: list[str], seeds: int
                 if validation:
                     split = validation_split(split, maps.n_items, seed)
                 per_model.setdefault("popularity", []).append(
-                    {**evaluate(popularity_scorer(split, maps.n_items), split, maps.n_users, maps.n_items), "train_s": 0.0})
+                    {
+                        **evaluate(popularity_scorer(split, maps.n_items), split, maps.n_users, maps.n_items),
+                        "train_s": 0.0,
+                    }
+                )
                 for model in models:
                     # held-out metrics only after the last epoch, so train_s is (nearly all) training
-                    cfg = Settings(model_type=model, seed=seed,
-                                   **{"eval_every": 1000, **CONFIGS[loss][model], **(overrides or {})})
+                    cfg = Settings(
+                        model_type=model,
+                        seed=seed,
+                        **{"eval_every": 1000, **CONFIGS[loss][model], **(overrides or {})},
+                    )
                     result = train_model(split, maps.n_users, maps.n_items, cfg)
                     m = evaluate(KerasScorer(result.model), split, maps.n_users, maps.n_items)
                     per_model.setdefault(model, []).append({**m, "train_s": result.train_seconds})
@@ -110,18 +135,30 @@ def to_markdown(rows: list[dict], command: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--datasets", nargs="+", default=["ml-100k", "ml-latest-small"])
     parser.add_argument("--protocols", nargs="+", default=["leave_one_out", "full_ranking"])
     parser.add_argument("--models", nargs="+", default=["neumf", "gmf", "mlp", "mf"])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--loss", choices=sorted(CONFIGS), default="bce", help="Which per-model config set")
-    parser.add_argument("--first-seed", type=int, default=0, help="Seeds first_seed .. first_seed + seeds - 1")
-    parser.add_argument("--validation", action="store_true",
-                        help="Evaluate on a validation split carved from each split's train part (for tuning)")
-    parser.add_argument("--set", nargs="*", default=None, metavar="KEY=VALUE",
-                        help="Settings overrides for every model, e.g. loss=softmax epochs=30")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="Seeds first_seed .. first_seed + seeds - 1"
+    )
+    parser.add_argument(
+        "--validation",
+        action="store_true",
+        help="Evaluate on a validation split carved from each split's train part (for tuning)",
+    )
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=None,
+        metavar="KEY=VALUE",
+        help="Settings overrides for every model, e.g. loss=softmax epochs=30",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     data_root = args.data_root or Settings().data_root

@@ -41,7 +41,9 @@ def create_app():
         user_idx = int(np.searchsorted(user_ids, uid))
         items = pd.DataFrame({"item_id": item_ids, "item_idx": np.arange(len(item_ids))})
         users = np.full(len(items), user_idx, dtype=np.int32)
-        scores = model.predict({"user": users, "item": items.item_idx.to_numpy(np.int32)}, verbose=0).reshape(-1)
+        scores = model.predict({"user": users, "item": items.item_idx.to_numpy(np.int32)}, verbose=0).reshape(
+            -1
+        )
         items["score"] = scores
         rated = ratings[ratings.user_id == uid].item_id
         items = items[~items.item_id.isin(rated)]

@@ -21,13 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines.events import ClickEvent
-from pipelines.settings import Settings
 from infra import flink_job as jobctl
 from infra.broker import start_broker, stop_broker
-from streaming.loadgen import EVENT_MIX, population, produce_event
-from streaming.kafka import producer
+from pipelines.events import ClickEvent
 from pipelines.landed import committed_files
+from pipelines.settings import Settings
+from streaming.kafka import producer
+from streaming.loadgen import EVENT_MIX, population, produce_event
 from streaming.topics import ensure_topics
 
 
@@ -65,7 +65,10 @@ def bench_events(pop, count: int, seed: int) -> list[ClickEvent]:
     movies = rng.choices(pop.movies, cum_weights=list(itertools.accumulate(pop.movie_weights)), k=count)
     kinds, weights = zip(*EVENT_MIX, strict=True)
     events = rng.choices(kinds, weights, k=count)
-    return [ClickEvent(user_id=u, movie_id=m, event=e, source="bench") for u, m, e in zip(users, movies, events)]
+    return [
+        ClickEvent(user_id=u, movie_id=m, event=e, source="bench")
+        for u, m, e in zip(users, movies, events, strict=False)
+    ]
 
 
 def run_level(settings: Settings, watcher: LandedWatcher, rate: int, seconds: float, seed: int) -> dict:

@@ -28,11 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from infra.airflow import airflow_env  # noqa: E402
-from pipelines.settings import PROJECT_ROOT, Settings  # noqa: E402
-from tests.airflow.conftest import AirflowHome, dags_test  # noqa: E402
-from tests.airflow.test_retrain_dag import STAGES, land  # noqa: E402
-from tests.helpers import SHARED_DATA_ROOT, free_port  # noqa: E402
+from infra.dag_runs import RETRAIN_TASKS, AirflowHome, dags_test, new_airflow_home  # noqa: E402
+from infra.processes import free_port  # noqa: E402
+from pipelines.landed import write_part_file  # noqa: E402
+from pipelines.settings import OFFLINE_DATA_ROOT, PROJECT_ROOT, Settings  # noqa: E402
 
 FILE_EVENTS = 5000  # events per landed part file
 
@@ -53,23 +52,14 @@ def synthetic_feedback(settings: Settings, count: int, rng: np.random.Generator)
 
 
 def home_for(root: Path, dataset: str, data_root: Path) -> AirflowHome:
-    base = root / dataset
-    settings = Settings(var_dir=base / "var", data_root=data_root, dataset=dataset)
-    home = base / "airflow_home"
-    home.mkdir(parents=True, exist_ok=True)
-    env = airflow_env(settings, home=home, port=free_port())
-    env["MOVIEREC_DATASET"] = dataset
-    ah = AirflowHome(home, settings, env)
-    result = ah.airflow("db", "migrate", timeout=300)
-    if result.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    return ah
+    settings = Settings(var_dir=root / dataset / "var", data_root=data_root, dataset=dataset)
+    return new_airflow_home(root / dataset / "airflow_home", settings, port=free_port())
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", default="ml-latest-small,ml-100k")
-    ap.add_argument("--data-root", type=Path, default=SHARED_DATA_ROOT)
+    ap.add_argument("--data-root", type=Path, default=OFFLINE_DATA_ROOT)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--feedback-unit", type=int, default=10_000, help="events landed for 1x")
     ap.add_argument("--scales", default="0,1,2,4", help="feedback multiples, one DAG run each")
@@ -91,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
                 batch = synthetic_feedback(ah.settings, events, rng)
                 run_tag = uuid.uuid4().hex[:8]
                 for i in range(0, events, FILE_EVENTS):
-                    land(ah, f"compacted-part-{run_tag}-0-{i // FILE_EVENTS}", batch[i : i + FILE_EVENTS])
+                    write_part_file(
+                        ah.settings.feedback_dir,
+                        f"compacted-part-{run_tag}-0-{i // FILE_EVENTS}",
+                        batch[i : i + FILE_EVENTS],
+                    )
             load = os.getloadavg()[0]
             run = dags_test(ah, {"dataset": dataset, "epochs": args.epochs}, timeout=args.run_timeout)
             row = {"dataset": dataset, "feedback_scale": scale, "feedback_events": events, "epochs": args.epochs,
@@ -102,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             (args.out / "retrain.json").write_text(json.dumps({
                 "started": stamp, "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
                 "args": {k: str(v) for k, v in vars(args).items()}, "runs": rows}, indent=2))  # fmt: skip
-    cols = STAGES
+    cols = RETRAIN_TASKS
     print("\n| dataset | feedback | DAG wall s | " + " | ".join(cols) + " | load |")
     print("|---|---|---|" + "---|" * len(cols) + "---|")
     for r in rows:

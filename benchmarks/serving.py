@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from infra.processes import ManagedProcess, http_ok  # noqa: E402
-from pipelines.settings import Settings  # noqa: E402
+from pipelines.settings import Settings, quiet_environment  # noqa: E402
 
 
 def free_port() -> int:
@@ -64,9 +64,13 @@ def load(base: str, path_for, n: int, concurrency: int, warmup: int = 20) -> dic
         wall = time.perf_counter() - started
     lat = [r[0] * 1000 for r in results]
     return {
-        "requests": n, "concurrency": concurrency, "errors": sum(1 for r in results if r[1] != 200),
-        "p50_ms": round(percentile(lat, 50), 2), "p95_ms": round(percentile(lat, 95), 2),
-        "p99_ms": round(percentile(lat, 99), 2), "mean_ms": round(statistics.fmean(lat), 2),
+        "requests": n,
+        "concurrency": concurrency,
+        "errors": sum(1 for r in results if r[1] != 200),
+        "p50_ms": round(percentile(lat, 50), 2),
+        "p95_ms": round(percentile(lat, 95), 2),
+        "p99_ms": round(percentile(lat, 99), 2),
+        "mean_ms": round(statistics.fmean(lat), 2),
         "throughput_rps": round(n / wall, 1),
     }
 
@@ -79,7 +83,9 @@ def clicks(base: str, movies: list[int], users: list[int], n: int, concurrency: 
     def one(i: int) -> int:
         if not hasattr(local, "c"):
             local.c = httpx.Client(base_url=base, timeout=30)
-        resp = local.c.post("/click", json={"user_id": users[i % len(users)], "movie_id": movies[i % len(movies)]})
+        resp = local.c.post(
+            "/click", json={"user_id": users[i % len(users)], "movie_id": movies[i % len(movies)]}
+        )
         if resp.status_code == 202:
             ids.append(resp.json()["event_id"])
         return resp.status_code
@@ -88,11 +94,19 @@ def clicks(base: str, movies: list[int], users: list[int], n: int, concurrency: 
         started = time.perf_counter()
         codes = list(pool.map(one, range(n)))
         wall = time.perf_counter() - started
-    return {"requests": n, "concurrency": concurrency, "accepted_202": codes.count(202),
-            "other": n - codes.count(202), "clicks_per_s": round(n / wall, 1), "event_ids": ids}
+    return {
+        "requests": n,
+        "concurrency": concurrency,
+        "accepted_202": codes.count(202),
+        "other": n - codes.count(202),
+        "clicks_per_s": round(n / wall, 1),
+        "event_ids": ids,
+    }
 
 
-def topic_event_ids(bootstrap: str, topic: str, partitions: int, expect: set[str], timeout: float = 20) -> set[str]:
+def topic_event_ids(
+    bootstrap: str, topic: str, partitions: int, expect: set[str], timeout: float = 20
+) -> set[str]:
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False})
@@ -108,7 +122,9 @@ def topic_event_ids(bootstrap: str, topic: str, partitions: int, expect: set[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--var-dir", type=Path, default=REPO / "var" / "bench-serving")
     parser.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data" / "movielens")
     parser.add_argument("--epochs", type=int, default=4)
@@ -119,12 +135,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="BentoML workers (MOVIEREC_SERVING_WORKERS)")
     args = parser.parse_args()
 
-    os.environ.update({"MLFLOW_DISABLE_TELEMETRY": "true", "BENTOML_DO_NOT_TRACK": "true", "TF_CPP_MIN_LOG_LEVEL": "2"})
+    quiet_environment()
     cfg = Settings(var_dir=args.var_dir, data_root=args.data_root, dataset="ml-latest-small", epochs=args.epochs,
                    kafka_bootstrap=f"127.0.0.1:{free_port()}", model_poll_interval_s=3600)  # fmt: skip
-    from pipelines.registry import CHAMPION, get_alias_version, load_champion
-
     import mlflow
+
+    from pipelines.registry import CHAMPION, get_alias_version, load_champion
 
     mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)
     if get_alias_version(cfg, CHAMPION) is None:
@@ -135,7 +151,9 @@ def main() -> None:
     champ = load_champion(cfg)
     users = [int(u) for u in champ.recommender.maps.user_ids]
     movies = list(champ.recommender.movies)
-    print(f"champion {champ.model_name} v{champ.version}: {len(users)} users, {len(movies)} movies", flush=True)
+    print(
+        f"champion {champ.model_name} v{champ.version}: {len(users)} users, {len(movies)} movies", flush=True
+    )
     del champ
 
     from infra.broker import start_broker, stop_broker
@@ -194,7 +212,9 @@ def print_table(report: dict) -> None:
     for conc in sorted({r["concurrency"] for r in report["runs"]}):
         svc, base = by.get(("bentoml-service", conc)), by.get(("flask-baseline", conc))
         if svc and base:
-            print(f"\nconcurrency {conc}: throughput ratio {svc['throughput_rps'] / base['throughput_rps']:.1f}x")
+            print(
+                f"\nconcurrency {conc}: throughput ratio {svc['throughput_rps'] / base['throughput_rps']:.1f}x"
+            )
     c = report.get("clicks")
     if c:
         print(f"\nclicks: {c['accepted_202']}/{c['requests']} accepted at {c['clicks_per_s']}/s (concurrency 16); "

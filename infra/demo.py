@@ -46,14 +46,22 @@ def like_and_check(api: httpx.Client, user_id: int) -> tuple[int, bool, str]:
     top = before["items"][0]["movie_id"]
     say(f"user {user_id} top-3 from model v{before['model']['version']}: "
         + ", ".join(item["title"] for item in before["items"][:3]))  # fmt: skip
-    click = api.post("/click", json={"user_id": user_id, "movie_id": top, "event": "like"}).raise_for_status().json()
+    click = (
+        api.post("/click", json={"user_id": user_id, "movie_id": top, "event": "like"})
+        .raise_for_status()
+        .json()
+    )
     after = api.get(f"/recommendations/{user_id}", params={"k": 10}).raise_for_status().json()
     gone = top not in {item["movie_id"] for item in after["items"]}
-    say(f"liked movie {top} (event {click['event_id']}): {'gone from the next list' if gone else 'STILL LISTED'}")
+    say(
+        f"liked movie {top} (event {click['event_id']}): {'gone from the next list' if gone else 'STILL LISTED'}"
+    )
     return top, gone, click["event_id"]
 
 
-def post_clicks(api: httpx.Client, user_ids: list[int], movie_ids: list[int], count: int, seed: int = 7) -> list[str]:
+def post_clicks(
+    api: httpx.Client, user_ids: list[int], movie_ids: list[int], count: int, seed: int = 7
+) -> list[str]:
     rng = random.Random(seed)
     events = [{"user_id": rng.choice(user_ids), "movie_id": rng.choice(movie_ids), "event": rng.choice(["click", "like", "watch"])}
               for _ in range(count)]  # fmt: skip
@@ -106,14 +114,19 @@ def run_demo(settings: Settings, user_id: int = 1, clicks: int = 50, conf: dict 
     with service(settings) as api:
         model = api.get("/model").raise_for_status().json()
         liked, gone, first_event = like_and_check(api, user_id)
-        catalog = [item["movie_id"] for item in api.get(f"/recommendations/{user_id + 1}", params={"k": 30}).json()["items"]]
+        catalog = [
+            item["movie_id"]
+            for item in api.get(f"/recommendations/{user_id + 1}", params={"k": 30}).json()["items"]
+        ]
         event_ids = [first_event, *post_clicks(api, [user_id, user_id + 1, user_id + 2], catalog, clicks)]
         result = DemoResult(user_id, liked, gone, event_ids, served_version_before=str(model["version"]))
         result.landed = wait_landed(settings, event_ids, timeout=120)
         result.dag_run_id, result.dag_state, result.decision = retrain(settings, conf or {}, dag_timeout)
         if result.decision and result.decision.get("promoted"):
             target = str(result.decision["challenger_version"])
-            result.served_version_after = wait_served_version(api, target, settings.model_poll_interval_s * 2 + 30)
+            result.served_version_after = wait_served_version(
+                api, target, settings.model_poll_interval_s * 2 + 30
+            )
         else:
             result.served_version_after = str(api.get("/model").json()["version"])
             say(f"not promoted: the service keeps version {result.served_version_after}")

@@ -76,13 +76,20 @@ def stop_job(settings: Settings) -> bool:
 def job_status(settings: Settings) -> dict:
     proc = job_process(settings)
     pid = proc.pid()
-    return {"pid": pid, "running": pid is not None, **(read_status(settings) if pid else {}), "log": str(proc.log_file)}
+    return {
+        "pid": pid,
+        "running": pid is not None,
+        **(read_status(settings) if pid else {}),
+        "log": str(proc.log_file),
+    }
 
 
 def pending_offsets(settings: Settings) -> tuple[dict[int, int], dict[int, int]]:
     """(start, stop): the group's committed offsets (0 when none) and the true end offsets of the clicks topic."""
     stop = high_watermarks(settings.kafka_bootstrap, settings.clicks_topic)
-    committed = committed_offsets(settings.kafka_bootstrap, settings.flink_consumer_group, settings.clicks_topic, list(stop))
+    committed = committed_offsets(
+        settings.kafka_bootstrap, settings.flink_consumer_group, settings.clicks_topic, list(stop)
+    )
     return {p: committed[p] or 0 for p in stop}, stop
 
 

@@ -6,15 +6,18 @@ so that `make down` ends exactly what `make up` started and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
+import psutil
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -26,12 +29,18 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def free_port() -> int:
+    """A free TCP port on loopback (for tests and benchmarks; never the stack's fixed ports)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def http_ok(url: str, timeout: float = 2.0) -> bool:
     """True when GET url answers 2xx."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback URLs only)
-            return 200 <= resp.status < 300
-    except Exception:
+        return httpx.get(url, timeout=timeout).is_success
+    except httpx.HTTPError:
         return False
 
 
@@ -46,35 +55,21 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
 
 
 def pid_alive(pid: int) -> bool:
+    """True for a running process; a zombie (exited, not yet reaped) counts as gone."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    # a zombie child still answers kill(0); treat it as gone
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
+    except psutil.AccessDenied:
         return True
 
 
 def descendants(pid: int) -> list[int]:
-    """All living descendants of pid (children first), read from /proc."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(") ", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
+    """All living descendants of pid (children first)."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 @dataclass
@@ -145,7 +140,9 @@ class ManagedProcess:
             if self.ready():
                 return
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with code {proc.returncode}; log tail:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.name} exited with code {proc.returncode}; log tail:\n{self.log_tail()}"
+                )
             time.sleep(0.25)
         raise TimeoutError(f"{self.name} not ready after {timeout:.0f}s; log tail:\n{self.log_tail()}")
 
@@ -157,26 +154,23 @@ class ManagedProcess:
         pid = self.pid()
         if pid is None:
             return False
-        family = [pid, *descendants(pid)]
+        try:
+            family = [psutil.Process(pid)]
+            family += family[0].children(recursive=True)
+        except psutil.NoSuchProcess:
+            family = []
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, sig)
-            except ProcessLookupError:
-                pass
-            for child in family[1:]:
-                try:
-                    os.kill(child, sig)
-                except ProcessLookupError:
-                    pass
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and any(pid_alive(p) for p in family):
-                time.sleep(0.1)
-            if not any(pid_alive(p) for p in family):
+            for proc in family:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    proc.send_signal(sig)
+            _, family = psutil.wait_procs(family, timeout=wait)
+            family = [p for p in family if pid_alive(p.pid)]
+            if not family:
                 break
-        try:  # reap if it is our child
+        with contextlib.suppress(ChildProcessError):  # reap if it is our child
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         self.pid_file.unlink(missing_ok=True)
         return True
 

@@ -18,7 +18,6 @@ from infra.processes import ManagedProcess, http_ok, port_open, wait_for
 from pipelines.settings import Settings, get_settings
 
 
-
 class StackError(RuntimeError):
     """A precondition failed; the message says what to do."""
 
@@ -38,9 +37,9 @@ class Component:
 
 def components(settings: Settings) -> list[Component]:
     from infra.airflow import airflow_process
-    from infra.serving_process import serving_process
     from infra.broker import broker_process, host_port
     from infra.flink_job import job_process
+    from infra.serving_process import serving_process
 
     return [
         Component("broker", host_port(settings.kafka_bootstrap)[1], broker_process),
@@ -54,9 +53,13 @@ def components(settings: Settings) -> list[Component]:
 def preflight(settings: Settings) -> None:
     """Fail fast, before starting anything: Java, data, ports taken by someone else."""
     if shutil.which("java") is None:
-        raise StackError("Java not found: the Flink job needs a JDK 17 on PATH (Debian: apt-get install openjdk-17-jre-headless)")
+        raise StackError(
+            "Java not found: the Flink job needs a JDK 17 on PATH (Debian: apt-get install openjdk-17-jre-headless)"
+        )
     if not settings.dataset_dir.is_dir():
-        raise StackError(f"data set not found at {settings.dataset_dir}: set MOVIEREC_DATA_ROOT or run `make data`")
+        raise StackError(
+            f"data set not found at {settings.dataset_dir}: set MOVIEREC_DATA_ROOT or run `make data`"
+        )
     for comp in components(settings):
         if comp.port and comp.process(settings).pid() is None and port_open("127.0.0.1", comp.port):
             raise StackError(f"port {comp.port} ({comp.name}) is already taken by another program: "
@@ -65,16 +68,23 @@ def preflight(settings: Settings) -> None:
 
 def ensure_champion(settings: Settings) -> None:
     """Run the retraining DAG once (over the Airflow REST API) when the registry has no champion yet."""
-    from pipelines.registry import CHAMPION, get_alias_version
-
     import mlflow
+
+    from pipelines.registry import CHAMPION, get_alias_version
 
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     if get_alias_version(settings, CHAMPION) is not None:
         print("    champion already registered", flush=True)
         return
     conf = os.environ.get("MOVIEREC_FIRST_RUN_CONF", "{}")
-    cmd = [str(settings.venv_python("airflow")), "-m", "infra.trigger_dag", "movielens_retrain", "--conf", conf]
+    cmd = [
+        str(settings.venv_python("airflow")),
+        "-m",
+        "infra.trigger_dag",
+        "movielens_retrain",
+        "--conf",
+        conf,
+    ]
     result = subprocess.run(cmd, check=False)
     if result.returncode != 0:
         raise StackError("the first movielens_retrain run failed: see the Airflow UI / `make logs`")
@@ -99,7 +109,9 @@ def up(settings: Settings) -> None:
     done = step(f"MLflow server on {mlflow_server.server_url(settings)}")
     mlflow_server.start(settings)
     done()
-    done = step(f"Airflow (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1:{settings.airflow_port} (~40s)")
+    done = step(
+        f"Airflow (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1:{settings.airflow_port} (~40s)"
+    )
     airflow.up(settings)
     done()
     done = step("champion model (runs movielens_retrain once if the registry has none)")

@@ -16,7 +16,6 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-
 FINISHED = {"success", "failed"}
 
 
@@ -61,7 +60,9 @@ class AirflowClient:
 
     def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
         """The task's return value, or None when it has none (failed/skipped task)."""
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{_quote(run_id)}/taskInstances/{task_id}/xcomEntries/return_value"
+        path = (
+            f"/api/v2/dags/{dag_id}/dagRuns/{_quote(run_id)}/taskInstances/{task_id}/xcomEntries/return_value"
+        )
         try:
             return self._request("GET", path + "?deserialize=true")["value"]
         except RuntimeError:
@@ -72,7 +73,9 @@ def _quote(value: str) -> str:
     return urllib.parse.quote(value, safe="")
 
 
-def wait_for_run(client: AirflowClient, dag_id: str, run_id: str, timeout: float, interval: float = 5.0) -> str:
+def wait_for_run(
+    client: AirflowClient, dag_id: str, run_id: str, timeout: float, interval: float = 5.0
+) -> str:
     """Poll until the run is success/failed (prints task states as they change); 'timeout' otherwise."""
     deadline = time.monotonic() + timeout
     seen: dict[str, str | None] = {}

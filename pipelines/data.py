@@ -53,7 +53,9 @@ def _require(path: Path) -> Path:
     if not path.is_file():
         hint = ""
         if path.name == "ratings.dat":
-            hint = " (ml-1m is distributed without it here; download ml-1m.zip with `make data DATASET=ml-1m`)"
+            hint = (
+                " (ml-1m is distributed without it here; download ml-1m.zip with `make data DATASET=ml-1m`)"
+            )
         raise DataError(f"{path}: file not found{hint}")
     return path
 
@@ -90,13 +92,16 @@ def read_ml_latest_small(folder: Path) -> MovieLens:
     expected = {"userId", "movieId", "rating", "timestamp"}
     if not expected.issubset(raw.columns):
         raise DataError(f"{ratings_path}: expected columns {sorted(expected)}, got {list(raw.columns)}")
-    ratings = _coerce_ratings(
-        raw.rename(columns={"userId": "user_id", "movieId": "item_id"}), ratings_path
-    )
+    ratings = _coerce_ratings(raw.rename(columns={"userId": "user_id", "movieId": "item_id"}), ratings_path)
     movies_raw = _read(movies_path, "movies", dtype={"movieId": "int64", "title": str, "genres": str})
     title, year = _split_title_year(movies_raw["title"])
     movies = pd.DataFrame(
-        {"item_id": movies_raw["movieId"], "title": title, "genres": movies_raw["genres"].fillna(""), "year": year}
+        {
+            "item_id": movies_raw["movieId"],
+            "title": title,
+            "genres": movies_raw["genres"].fillna(""),
+            "year": year,
+        }
     )
     return MovieLens(folder.name, ratings, movies)
 
@@ -108,7 +113,7 @@ def read_ml_100k(folder: Path) -> MovieLens:
     cols = ["item_id", "title", "release_date", "video_release_date", "url", *ML100K_GENRES]
     items = _read(items_path, "movies", sep="|", header=None, names=cols, encoding="latin-1")
     flags = items[ML100K_GENRES].to_numpy(dtype=bool)
-    genres = ["|".join(g for g, on in zip(ML100K_GENRES, row) if on) for row in flags]
+    genres = ["|".join(g for g, on in zip(ML100K_GENRES, row, strict=False) if on) for row in flags]
     title, year = _split_title_year(items["title"].astype(str))
     release_year = pd.to_datetime(items["release_date"], format="%d-%b-%Y", errors="coerce").dt.year
     movies = pd.DataFrame(
@@ -120,7 +125,9 @@ def read_ml_100k(folder: Path) -> MovieLens:
 
 def read_ml_1m(folder: Path) -> MovieLens:
     ratings_path, movies_path = folder / "ratings.dat", folder / "movies.dat"
-    raw = _read(ratings_path, "ratings", sep="::", engine="python", header=None, names=RATING_COLUMNS, dtype=str)
+    raw = _read(
+        ratings_path, "ratings", sep="::", engine="python", header=None, names=RATING_COLUMNS, dtype=str
+    )
     ratings = _coerce_ratings(raw, ratings_path)
     movies_raw = _read(
         movies_path, "movies", sep="::", engine="python", header=None,
@@ -128,7 +135,12 @@ def read_ml_1m(folder: Path) -> MovieLens:
     )  # fmt: skip
     title, year = _split_title_year(movies_raw["title"].astype(str))
     movies = pd.DataFrame(
-        {"item_id": movies_raw["item_id"].astype("int64"), "title": title, "genres": movies_raw["genres"], "year": year}
+        {
+            "item_id": movies_raw["item_id"].astype("int64"),
+            "title": title,
+            "genres": movies_raw["genres"],
+            "year": year,
+        }
     )
     return MovieLens(folder.name, ratings, movies)
 

@@ -20,14 +20,19 @@ def leave_one_out_ranks(scorer: Scorer, split: Split, chunk: int = 200_000) -> n
     candidates = np.concatenate([test_items, split.test_negatives], axis=1)
     users = np.repeat(split.test.user_idx.to_numpy(), candidates.shape[1])
     flat = candidates.ravel()
-    scores = np.concatenate([scorer.score(users[i:i + chunk], flat[i:i + chunk]) for i in range(0, len(flat), chunk)])
+    scores = np.concatenate(
+        [scorer.score(users[i : i + chunk], flat[i : i + chunk]) for i in range(0, len(flat), chunk)]
+    )
     scores = scores.reshape(candidates.shape)
     return (scores[:, 1:] >= scores[:, :1]).sum(axis=1)
 
 
 def evaluate_leave_one_out(scorer: Scorer, split: Split, k: int = 10) -> dict[str, float]:
     ranks = leave_one_out_ranks(scorer, split)
-    return {f"hr_at_{k}": metrics.hit_rate_at_k(ranks, k), f"ndcg_at_{k}": metrics.sampled_ndcg_at_k(ranks, k)}
+    return {
+        f"hr_at_{k}": metrics.hit_rate_at_k(ranks, k),
+        f"ndcg_at_{k}": metrics.sampled_ndcg_at_k(ranks, k),
+    }
 
 
 def top_k_unseen(scorer: Scorer, users: np.ndarray, seen: list[np.ndarray], n_items: int, k: int,
@@ -36,8 +41,10 @@ def top_k_unseen(scorer: Scorer, users: np.ndarray, seen: list[np.ndarray], n_it
     all_items = np.arange(n_items)
     out: list[np.ndarray] = []
     for start in range(0, len(users), user_batch):
-        batch = users[start:start + user_batch]
-        scores = scorer.score(np.repeat(batch, n_items), np.tile(all_items, len(batch))).reshape(len(batch), n_items)
+        batch = users[start : start + user_batch]
+        scores = scorer.score(np.repeat(batch, n_items), np.tile(all_items, len(batch))).reshape(
+            len(batch), n_items
+        )
         for row, u in enumerate(batch):
             scores[row, seen[u]] = -np.inf
         top = np.argpartition(-scores, k, axis=1)[:, :k]
@@ -46,7 +53,9 @@ def top_k_unseen(scorer: Scorer, users: np.ndarray, seen: list[np.ndarray], n_it
     return out
 
 
-def evaluate_full_ranking(scorer: Scorer, split: Split, n_users: int, n_items: int, k: int = 10) -> dict[str, float]:
+def evaluate_full_ranking(
+    scorer: Scorer, split: Split, n_users: int, n_items: int, k: int = 10
+) -> dict[str, float]:
     seen = user_item_sets(split.train, n_users)
     truth = user_item_sets(split.test, n_users)
     users = np.array(sorted(split.test.user_idx.unique()))

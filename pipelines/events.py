@@ -23,7 +23,9 @@ class ClickEvent(BaseModel):
     user_id: int = Field(ge=1, le=MAX_ID)
     movie_id: int = Field(ge=1, le=MAX_ID)
     event: EventType = "click"
-    ts: int = Field(default_factory=lambda: int(time.time() * 1000), ge=0, description="epoch milliseconds, UTC")
+    ts: int = Field(
+        default_factory=lambda: int(time.time() * 1000), ge=0, description="epoch milliseconds, UTC"
+    )
     source: str = Field("web", min_length=1, max_length=64)
 
     def to_json_bytes(self) -> bytes:

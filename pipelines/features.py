@@ -18,7 +18,7 @@ class IdMaps:
     item_ids: np.ndarray
 
     @classmethod
-    def fit(cls, interactions: pd.DataFrame) -> "IdMaps":
+    def fit(cls, interactions: pd.DataFrame) -> IdMaps:
         return cls(np.sort(interactions.user_id.unique()), np.sort(interactions.item_id.unique()))
 
     @property
@@ -46,7 +46,7 @@ class IdMaps:
         path.write_text(json.dumps({"user_ids": self.user_ids.tolist(), "item_ids": self.item_ids.tolist()}))
 
     @classmethod
-    def load(cls, path: Path) -> "IdMaps":
+    def load(cls, path: Path) -> IdMaps:
         raw = json.loads(path.read_text())
         return cls(np.asarray(raw["user_ids"], dtype=np.int64), np.asarray(raw["item_ids"], dtype=np.int64))
 
@@ -94,7 +94,9 @@ def user_item_sets(df: pd.DataFrame, n_users: int) -> list[np.ndarray]:
     return out
 
 
-def leave_one_out_split(encoded: pd.DataFrame, n_items: int, num_negatives: int = 99, seed: int = 42) -> Split:
+def leave_one_out_split(
+    encoded: pd.DataFrame, n_items: int, num_negatives: int = 99, seed: int = 42
+) -> Split:
     """NCF paper protocol: each user's latest interaction is held out and ranked against sampled unseen items."""
     ordered = encoded.sort_values(["user_idx", "timestamp", "item_idx"], kind="stable")
     counts = ordered.groupby("user_idx").item_idx.transform("size")
@@ -107,7 +109,9 @@ def leave_one_out_split(encoded: pd.DataFrame, n_items: int, num_negatives: int 
                  negatives.reshape(len(test), num_negatives))  # fmt: skip
 
 
-def full_ranking_split(encoded: pd.DataFrame, ratio: float = 0.75, seed: int = 42, by_time: bool = False) -> Split:
+def full_ranking_split(
+    encoded: pd.DataFrame, ratio: float = 0.75, seed: int = 42, by_time: bool = False
+) -> Split:
     """Per-user stratified split (random with seed, as microsoft/recommenders, or chronological).
 
     Test rows whose item never appears in train are dropped (the model cannot rank them).
@@ -116,7 +120,9 @@ def full_ranking_split(encoded: pd.DataFrame, ratio: float = 0.75, seed: int = 4
     if by_time:
         ordered = encoded.sort_values(["user_idx", "timestamp", "item_idx"], kind="stable")
     else:
-        ordered = encoded.assign(_r=rng.random(len(encoded))).sort_values(["user_idx", "_r"]).drop(columns="_r")
+        ordered = (
+            encoded.assign(_r=rng.random(len(encoded))).sort_values(["user_idx", "_r"]).drop(columns="_r")
+        )
     position = ordered.groupby("user_idx").cumcount()
     size = ordered.groupby("user_idx").item_idx.transform("size")
     in_train = position < np.maximum(1, np.round(size * ratio))
@@ -164,7 +170,9 @@ class NegativeSampler:
 
     def epoch(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Shuffled (inputs, labels) for one epoch."""
-        neg_items = sample_negatives(self.rng, self.users, self.positive_keys, self.n_items, self.num_negatives)
+        neg_items = sample_negatives(
+            self.rng, self.users, self.positive_keys, self.n_items, self.num_negatives
+        )
         users = np.concatenate([self.users, np.repeat(self.users, self.num_negatives)])
         items = np.concatenate([self.items, neg_items.astype(np.int32)])
         labels = np.concatenate([np.ones(len(self.users)), np.zeros(len(neg_items))]).astype(np.float32)
@@ -173,7 +181,9 @@ class NegativeSampler:
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Shuffled (user, positive item, negative item) triples for one epoch: num_negatives per positive (BPR)."""
-        neg_items = sample_negatives(self.rng, self.users, self.positive_keys, self.n_items, self.num_negatives)
+        neg_items = sample_negatives(
+            self.rng, self.users, self.positive_keys, self.n_items, self.num_negatives
+        )
         users, pos = np.repeat(self.users, self.num_negatives), np.repeat(self.items, self.num_negatives)
         order = self.rng.permutation(len(users))
         return users[order], pos[order], neg_items.astype(np.int32)[order]

@@ -23,11 +23,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.settings import Settings
 from pipelines.landed import checked_table, committed_files
+from pipelines.settings import Settings
 
 COLUMNS = ["event_id", "user_id", "movie_id", "event", "ts", "source"]
-DTYPES = {"event_id": "string", "user_id": "int64", "movie_id": "int64", "event": "string", "ts": "int64", "source": "string"}
+DTYPES = {
+    "event_id": "string",
+    "user_id": "int64",
+    "movie_id": "int64",
+    "event": "string",
+    "ts": "int64",
+    "source": "string",
+}
 
 
 @dataclass
@@ -41,8 +48,11 @@ class Watermark:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "Watermark":
-        return cls(files={dt: sorted(names) for dt, names in data.get("files", {}).items()}, pg_xid=data.get("pg_xid"))
+    def from_json(cls, data: dict) -> Watermark:
+        return cls(
+            files={dt: sorted(names) for dt, names in data.get("files", {}).items()},
+            pg_xid=data.get("pg_xid"),
+        )
 
 
 def _empty_frame() -> pd.DataFrame:
@@ -89,7 +99,10 @@ def read_landed_feedback(
         dt: [n for n in names if n not in set(since.files.get(dt, ()))] for dt, names in visible.items()
     }
     new_files = {dt: names for dt, names in new_files.items() if names}
-    merged = {dt: sorted(set(since.files.get(dt, ())) | set(new_files.get(dt, ()))) for dt in {*since.files, *new_files}}
+    merged = {
+        dt: sorted(set(since.files.get(dt, ())) | set(new_files.get(dt, ())))
+        for dt in {*since.files, *new_files}
+    }
     if settings.feedback_postgres_url:
         df, horizon = _read_postgres(settings, since.pg_xid)
         watermark = Watermark(files=merged, pg_xid=horizon)
@@ -144,7 +157,9 @@ def snapshot_new_feedback(settings: Settings, run_id: str, lineage: str) -> dict
             raise ValueError(f"run {run_id} snapshotted lineage {meta['lineage']!r}, not {lineage!r}")
         return {**meta["summary"], "reused": True}
     since, _ = load_watermark(settings, lineage)
-    df, watermark, partitions = read_landed_feedback(settings, since)  # validated by the pipeline's validate stage
+    df, watermark, partitions = read_landed_feedback(
+        settings, since
+    )  # validated by the pipeline's validate stage
     data_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = data_path.with_name(".feedback.jsonl.tmp")
     df.to_json(tmp, orient="records", lines=True)
@@ -166,7 +181,10 @@ def commit_feedback_watermark(settings: Settings, run_id: str, lineage: str) -> 
     snap = Watermark.from_json(meta["watermark"])
     current = current or Watermark()
     # union, not overwrite: a run that snapshotted earlier must not roll back a later commit
-    files = {dt: sorted(set(current.files.get(dt, ())) | set(snap.files.get(dt, ()))) for dt in {*current.files, *snap.files}}
+    files = {
+        dt: sorted(set(current.files.get(dt, ())) | set(snap.files.get(dt, ())))
+        for dt in {*current.files, *snap.files}
+    }
     xids = [x for x in (current.pg_xid, snap.pg_xid) if x is not None]
     merged = Watermark(files=files, pg_xid=max(xids) if xids else None)
     _write_json_atomic(

@@ -33,7 +33,9 @@ def committed_files(feedback_dir: Path) -> dict[str, list[str]]:
         match = PARTITION_RE.match(part_dir.name)
         if not match or not part_dir.is_dir():
             continue
-        names = sorted(f.name for f in part_dir.iterdir() if f.is_file() and not f.name.startswith(HIDDEN_PREFIXES))
+        names = sorted(
+            f.name for f in part_dir.iterdir() if f.is_file() and not f.name.startswith(HIDDEN_PREFIXES)
+        )
         if names:
             result[match.group(1)] = names
     return result
@@ -87,3 +89,20 @@ def ensure_table(postgres_url: str, table: str) -> None:
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         for statement in table_ddl(table):
             conn.execute(statement)
+
+
+def write_part_file(feedback_dir: Path, name: str, events: list[dict]) -> Path:
+    """Write one committed part file under feedback_dir/dt=<UTC date of the first event>/, atomically.
+
+    What the Flink job's file sink does when a part file rolls; used to land feedback without a running job.
+    """
+    import json
+    from datetime import UTC, datetime
+
+    dt = datetime.fromtimestamp(events[0]["ts"] / 1000, tz=UTC).strftime("%Y-%m-%d")
+    path = feedback_dir / f"dt={dt}" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{name}.inprogress")
+    tmp.write_text("".join(json.dumps(e) + "\n" for e in events))
+    tmp.rename(path)
+    return path

@@ -32,19 +32,27 @@ def _hits(relevant: set, recommended: Sequence, k: int) -> np.ndarray:
 
 def precision_at_k(relevant: Sequence[set], recommended: Sequence[Sequence], k: int = 10) -> float:
     """Mean over users of (hits in top k) / k."""
-    return float(np.mean([_hits(rel, rec, k).sum() / k for rel, rec in zip(relevant, recommended)])) if relevant else 0.0
+    return (
+        float(
+            np.mean([_hits(rel, rec, k).sum() / k for rel, rec in zip(relevant, recommended, strict=False)])
+        )
+        if relevant
+        else 0.0
+    )
 
 
 def recall_at_k(relevant: Sequence[set], recommended: Sequence[Sequence], k: int = 10) -> float:
     """Mean over users of (hits in top k) / |relevant|."""
-    values = [_hits(rel, rec, k).sum() / len(rel) for rel, rec in zip(relevant, recommended) if rel]
+    values = [
+        _hits(rel, rec, k).sum() / len(rel) for rel, rec in zip(relevant, recommended, strict=False) if rel
+    ]
     return float(np.mean(values)) if values else 0.0
 
 
 def ndcg_at_k(relevant: Sequence[set], recommended: Sequence[Sequence], k: int = 10) -> float:
     """Binary-relevance NDCG@k; the ideal DCG has min(k, |relevant|) hits at the top."""
     values = []
-    for rel, rec in zip(relevant, recommended):
+    for rel, rec in zip(relevant, recommended, strict=False):
         if not rel:
             continue
         hits = _hits(rel, rec, k)
@@ -58,7 +66,7 @@ def ndcg_at_k(relevant: Sequence[set], recommended: Sequence[Sequence], k: int =
 def map_at_k(relevant: Sequence[set], recommended: Sequence[Sequence], k: int = 10) -> float:
     """Mean average precision: sum of precision@i at each hit i <= k, divided by |relevant| (as microsoft/recommenders)."""
     values = []
-    for rel, rec in zip(relevant, recommended):
+    for rel, rec in zip(relevant, recommended, strict=False):
         if not rel:
             continue
         hits = _hits(rel, rec, k)

@@ -19,7 +19,9 @@ OUTPUTS = ("sigmoid", "logit")
 def _inputs():
     import keras
 
-    return keras.Input(shape=(), dtype="int32", name="user"), keras.Input(shape=(), dtype="int32", name="item")
+    return keras.Input(shape=(), dtype="int32", name="user"), keras.Input(
+        shape=(), dtype="int32", name="item"
+    )
 
 
 def _embedding(n: int, dim: int, name: str, l2: float):
@@ -100,7 +102,9 @@ def build_neumf(n_users: int, n_items: int, dim: int = 32, layers: Sequence[int]
     gmf = _gmf_vector(user, item, n_users, n_items, dim, l2)
     mlp = _mlp_vector(user, item, n_users, n_items, layers, l2)
     x = keras.layers.Concatenate(name="neumf_concat")([gmf, mlp])
-    return keras.Model([user, item], _prediction(x, output, item if item_bias else None, n_items), name="neumf")
+    return keras.Model(
+        [user, item], _prediction(x, output, item if item_bias else None, n_items), name="neumf"
+    )
 
 
 def build_mf(n_users: int, n_items: int, dim: int = 32, l2: float = 0.0, output: str = "sigmoid"):
@@ -139,11 +143,13 @@ def load_pretrained_neumf(neumf, gmf, mlp, alpha: float = 0.5) -> None:
     for layer in ("gmf_user_embedding", "gmf_item_embedding"):
         neumf.get_layer(layer).set_weights(gmf.get_layer(layer).get_weights())
     for layer in mlp.layers:
-        if layer.name.startswith(("mlp_", )) and layer.get_weights():
+        if layer.name.startswith(("mlp_",)) and layer.get_weights():
             neumf.get_layer(layer.name).set_weights(layer.get_weights())
     gw, gb = gmf.get_layer("prediction").get_weights()
     mw, mb = mlp.get_layer("prediction").get_weights()
-    neumf.get_layer("prediction").set_weights([np.concatenate([alpha * gw, (1 - alpha) * mw]), alpha * gb + (1 - alpha) * mb])
+    neumf.get_layer("prediction").set_weights(
+        [np.concatenate([alpha * gw, (1 - alpha) * mw]), alpha * gb + (1 - alpha) * mb]
+    )
     if any(layer.name == "item_bias" for layer in neumf.layers):
         parts = [m.get_layer("item_bias").get_weights()[0] for m in (gmf, mlp)]
         neumf.get_layer("item_bias").set_weights([alpha * parts[0] + (1 - alpha) * parts[1]])
@@ -156,7 +162,9 @@ class KerasScorer:
         self.model = model
 
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        out = self.model({"user": np.asarray(users, np.int32), "item": np.asarray(items, np.int32)}, training=False)
+        out = self.model(
+            {"user": np.asarray(users, np.int32), "item": np.asarray(items, np.int32)}, training=False
+        )
         return np.array(out, dtype=np.float32).reshape(-1)
 
 

@@ -57,7 +57,11 @@ def validate_stage(ctx: RunContext) -> dict:
     check_feedback = partial(validate_feedback, max_future_skew_s=cfg.max_future_skew_s)
     reports = []
     try:
-        for check, df in ((validate_ratings, ratings), (validate_movies, data.movies), (check_feedback, feedback)):
+        for check, df in (
+            (validate_ratings, ratings),
+            (validate_movies, data.movies),
+            (check_feedback, feedback),
+        ):
             reports.append(check(df))
     except DataValidationError as exc:
         exc.report.write(store.validation_dir)

@@ -37,8 +37,14 @@ def decide(metric: str, challenger_value: float, champion_value: float | None, m
     if force:
         return True, f"force_promote: {metric} {challenger_value:.4f} vs champion {champion_value:.4f}"
     if challenger_value > champion_value + margin:
-        return True, f"{metric} {challenger_value:.4f} beats champion {champion_value:.4f} by more than {margin}"
-    return False, f"{metric} {challenger_value:.4f} does not beat champion {champion_value:.4f} by more than {margin}"
+        return (
+            True,
+            f"{metric} {challenger_value:.4f} beats champion {champion_value:.4f} by more than {margin}",
+        )
+    return (
+        False,
+        f"{metric} {challenger_value:.4f} does not beat champion {champion_value:.4f} by more than {margin}",
+    )
 
 
 class TranslatedScorer:
@@ -70,7 +76,9 @@ def champion_on_split(cfg: Settings, store: RunStore, champion: Any) -> tuple[fl
     try:
         loaded = registry.load_version(cfg, champion)
         split, maps = store.split()
-        value = evaluate(TranslatedScorer(loaded.recommender, maps), split, maps.n_users, maps.n_items, cfg.top_k)
+        value = evaluate(
+            TranslatedScorer(loaded.recommender, maps), split, maps.n_users, maps.n_items, cfg.top_k
+        )
         return float(value[metric]), "re-evaluated on the challenger's split"
     except Exception as exc:  # noqa: BLE001 - the gate must still decide; the reason is recorded
         log.warning("could not re-evaluate champion %s (%s); using its logged metric", champion.version, exc)

@@ -6,7 +6,7 @@ import logging
 import tempfile
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version as pkg_version
 from pathlib import Path
 
@@ -78,7 +78,9 @@ def model_signature():
 
 
 def pip_requirements() -> list[str]:
-    return [f"{name}=={pkg_version(name)}" for name in ("tensorflow-cpu", "keras", "numpy", "pandas", "mlflow")]
+    return [
+        f"{name}=={pkg_version(name)}" for name in ("tensorflow-cpu", "keras", "numpy", "pandas", "mlflow")
+    ]
 
 
 def find_run_by_key(cfg: Settings, run_key: str):
@@ -185,11 +187,13 @@ def load_version(cfg: Settings, version) -> Champion:
 
     model = mlflow.keras.load_model(f"models:/{cfg.model_name}/{version.version}")
     with tempfile.TemporaryDirectory(prefix="movierec-bundle-") as tmp:
-        folder = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path=BUNDLE_DIR, dst_path=tmp)
+        folder = mlflow.artifacts.download_artifacts(
+            run_id=version.run_id, artifact_path=BUNDLE_DIR, dst_path=tmp
+        )
         recommender = Recommender(KerasScorer(model), Path(folder))
     metrics = client().get_run(version.run_id).data.metrics
     return Champion(cfg.model_name, str(version.version), version.run_id, dict(metrics),
-                    datetime.now(timezone.utc), recommender)  # fmt: skip
+                    datetime.now(UTC), recommender)  # fmt: skip
 
 
 def load_champion(cfg: Settings) -> Champion | None:

@@ -86,7 +86,9 @@ class RunStore:
         from pipelines.features import IdMaps, Split
 
         protocol = self.read_json("preprocess.json")["protocol"]
-        negatives = np.load(self.dir / "split" / "test_negatives.npy") if protocol == "leave_one_out" else None
+        negatives = (
+            np.load(self.dir / "split" / "test_negatives.npy") if protocol == "leave_one_out" else None
+        )
         split = Split(protocol, pd.read_parquet(self.dir / "split" / "train.parquet"),
                       pd.read_parquet(self.dir / "split" / "test.parquet"), negatives)  # fmt: skip
         return split, IdMaps.load(self.dir / "split" / "id_maps.json")

@@ -53,7 +53,9 @@ def save_bundle(folder: Path, maps: IdMaps, interactions: pd.DataFrame, movies: 
     indptr = np.concatenate([[0], np.cumsum(np.bincount(enc.user_idx, minlength=maps.n_users))])
     np.savez_compressed(folder / "seen.npz", indptr=indptr, indices=enc.item_idx.to_numpy(np.int32))
     movies.assign(year=movies.year.astype("Int64")).to_csv(folder / "movies.csv", index=False)
-    pd.DataFrame({"item_id": cold_scores.index, "score": cold_scores.values}).to_csv(folder / "cold_start.csv", index=False)
+    pd.DataFrame({"item_id": cold_scores.index, "score": cold_scores.values}).to_csv(
+        folder / "cold_start.csv", index=False
+    )
     return folder
 
 
@@ -67,8 +69,12 @@ class Recommender:
         self._seen_indptr, self._seen_indices = seen["indptr"], seen["indices"]
         movies = pd.read_csv(folder / "movies.csv", keep_default_na=False, na_values={"year": [""]})
         self.movies: dict[int, Movie] = {
-            int(r.item_id): Movie(int(r.item_id), str(r.title), [g for g in str(r.genres).split("|") if g],
-                                  None if pd.isna(r.year) else int(r.year))  # fmt: skip
+            int(r.item_id): Movie(
+                int(r.item_id),
+                str(r.title),
+                [g for g in str(r.genres).split("|") if g],
+                None if pd.isna(r.year) else int(r.year),
+            )  # fmt: skip
             for r in movies.itertuples()
         }
         cold = pd.read_csv(folder / "cold_start.csv")
@@ -92,14 +98,14 @@ class Recommender:
     def seen(self, user_id: int) -> set[int]:
         """Movies the user interacted with in the training data (raw ids)."""
         u = self._user_idx(user_id)
-        idx = self._seen_indices[self._seen_indptr[u]:self._seen_indptr[u + 1]]
+        idx = self._seen_indices[self._seen_indptr[u] : self._seen_indptr[u + 1]]
         return set(self.maps.item_ids[idx].tolist())
 
     def recommend(self, user_id: int, k: int = 10, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
         """Top-k (movie_id, score) over the catalog, without seen and excluded movies."""
         u = self._user_idx(user_id)
         scores = self.scorer.score(np.full(len(self._all_items), u, dtype=np.int32), self._all_items)
-        scores[self._seen_indices[self._seen_indptr[u]:self._seen_indptr[u + 1]]] = -np.inf
+        scores[self._seen_indices[self._seen_indptr[u] : self._seen_indptr[u + 1]]] = -np.inf
         excluded = self.maps.item_index(np.fromiter(exclude, dtype=np.int64))
         scores[excluded[excluded >= 0]] = -np.inf
         k = min(k, int(np.isfinite(scores).sum()))
@@ -115,7 +121,7 @@ class Recommender:
         wanted = {g.lower() for g in genres or () if g}
         skip = set(exclude)
         out: list[tuple[int, float]] = []
-        for movie_id, score in zip(self._cold_ids, self._cold_scores):
+        for movie_id, score in zip(self._cold_ids, self._cold_scores, strict=False):
             if movie_id in skip:
                 continue
             if wanted:

@@ -15,17 +15,53 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The offline MovieLens copy beside a checkout (this project's machines); users without it set MOVIEREC_DATA_ROOT.
+OFFLINE_DATA_ROOT = PROJECT_ROOT.parent / "shared" / "data" / "movielens"
 
 ModelType = Literal["neumf", "gmf", "mlp", "mf"]
 SplitProtocol = Literal["leave_one_out", "full_ranking"]
 Loss = Literal["bce", "softmax", "bpr"]
 
+# Telemetry opt-outs and a quiet TensorFlow for every process of the project (set by the CLI, tests, Airflow tasks).
+QUIET_ENV: dict[str, str] = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "GX_ANALYTICS_ENABLED": "false",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "DO_NOT_TRACK": "true",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+}
+
+
+def quiet_environment() -> None:
+    """Apply QUIET_ENV to this process (and so to its children), keeping values the user set."""
+    import os
+
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+
+
 # The training knobs, declared once: the CLI options, the DAG's Params and the parameters logged to MLflow
 # are all derived from this list (and the fields' types, defaults and descriptions below).
 TRAINING_FIELDS: tuple[str, ...] = (
-    "dataset", "max_ratings", "model_type", "loss", "split_protocol", "epochs", "batch_size", "embedding_dim",
-    "mlp_layers", "learning_rate", "l2", "num_negatives", "ranking_l2", "users_per_batch", "neumf_pretrain",
-    "eval_every", "num_eval_negatives", "top_k", "seed",
+    "dataset",
+    "max_ratings",
+    "model_type",
+    "loss",
+    "split_protocol",
+    "epochs",
+    "batch_size",
+    "embedding_dim",
+    "mlp_layers",
+    "learning_rate",
+    "l2",
+    "num_negatives",
+    "ranking_l2",
+    "users_per_batch",
+    "neumf_pretrain",
+    "eval_every",
+    "num_eval_negatives",
+    "top_k",
+    "seed",
 )
 
 
@@ -35,7 +71,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOVIEREC_", env_file=".env", extra="ignore")
 
     # --- where things live -------------------------------------------------------------
-    var_dir: Path = Field(PROJECT_ROOT / "var", description="Runtime folder (git-ignored): stores, logs, pids")
+    var_dir: Path = Field(
+        PROJECT_ROOT / "var", description="Runtime folder (git-ignored): stores, logs, pids"
+    )
     data_root: Path | None = Field(None, description="Folder holding ml-latest-small/, ml-100k/, ml-1m/")
     dataset: str = Field("ml-latest-small", description="MovieLens dataset to train on")
     venvs_dir: Path = Field(PROJECT_ROOT / ".venvs", description="Where the ml/airflow/flink envs live")
@@ -63,12 +101,21 @@ class Settings(BaseSettings):
     learning_rate: float = Field(0.01, description="Adam learning rate")
     l2: float = Field(1e-6, description="L2 on whole embedding tables (loss bce)")
     num_negatives: int = Field(4, description="Sampled negatives per positive (loss bce/bpr)")
-    loss: Loss = Field("softmax", description="bce: pointwise, num_negatives sampled per positive; "
-                       "softmax: over the whole catalog, per user; bpr: pairwise, num_negatives sampled per positive")
-    ranking_l2: float = Field(0.1, ge=0, description="loss softmax/bpr: L2 on the embedding rows each step looks up "
-                                                     "(mean squared row norm; `l2` is bce's whole-table penalty)")
+    loss: Loss = Field(
+        "softmax",
+        description="bce: pointwise, num_negatives sampled per positive; "
+        "softmax: over the whole catalog, per user; bpr: pairwise, num_negatives sampled per positive",
+    )
+    ranking_l2: float = Field(
+        0.1,
+        ge=0,
+        description="loss softmax/bpr: L2 on the embedding rows each step looks up "
+        "(mean squared row norm; `l2` is bce's whole-table penalty)",
+    )
     users_per_batch: int = Field(64, ge=1, description="loss=softmax: users per gradient step (x every item)")
-    eval_every: int = Field(1, ge=1, description="Evaluate on the held-out split every N epochs (and the last)")
+    eval_every: int = Field(
+        1, ge=1, description="Evaluate on the held-out split every N epochs (and the last)"
+    )
     num_eval_negatives: int = Field(99, description="Sampled negatives per held-out item (leave_one_out)")
     top_k: int = Field(10, description="Cut-off of the ranking metrics")
     seed: int = Field(42, description="Seed of splits, sampling and initialisation")
@@ -80,7 +127,9 @@ class Settings(BaseSettings):
     dlq_topic: str = "movie-clicks-dlq"
     clicks_partitions: int = 3
     feedback_dir: Path | None = Field(None, description="Landed feedback files; default var/feedback")
-    feedback_postgres_url: str | None = Field(None, description="e.g. postgresql://postgres@127.0.0.1:5432/test")
+    feedback_postgres_url: str | None = Field(
+        None, description="e.g. postgresql://postgres@127.0.0.1:5432/test"
+    )
     flink_checkpoint_interval_s: int = 10
     flink_jvm_heap: str = "768m"
     max_future_skew_s: int = 300
@@ -96,7 +145,9 @@ class Settings(BaseSettings):
     model_poll_interval_s: float = 30.0
     click_ack_timeout_s: float = 5.0
     cold_start_min_count: int = 10
-    serving_workers: int = Field(1, description="BentoML worker processes (each is a replica with its own state)")
+    serving_workers: int = Field(
+        1, description="BentoML worker processes (each is a replica with its own state)"
+    )
     recent_clicks_window_s: float = Field(86_400.0, description="Clicks younger than this are excluded")
     recent_clicks_max_users: int = Field(100_000, description="Bound of the in-memory recent-clicks state")
     recent_clicks_per_user: int = Field(500, description="Most recent clicks kept per user")
@@ -107,11 +158,13 @@ class Settings(BaseSettings):
     retrain_schedule: str | None = "@daily"
     feedback_watch_schedule: str | None = Field("*/15 * * * *", description="How often to count new feedback")
     retrain_min_new_feedback: int = Field(1000, description="New feedback events that trigger a retrain run")
-    task_retries: int = Field(2, ge=0, description="Airflow retries of a failed task (bad data is never retried)")
+    task_retries: int = Field(
+        2, ge=0, description="Airflow retries of a failed task (bad data is never retried)"
+    )
     task_retry_delay_s: float = Field(60.0, gt=0, description="Seconds between Airflow task retries")
 
     @model_validator(mode="after")
-    def _fill_derived_defaults(self) -> "Settings":
+    def _fill_derived_defaults(self) -> Settings:
         self.var_dir = self.var_dir.resolve()
         if self.data_root is None:
             self.data_root = self.var_dir / "data"
@@ -188,8 +241,11 @@ def training_fields() -> list[TrainingField]:
     for name in TRAINING_FIELDS:
         info = Settings.model_fields[name]
         kind, choices, optional = _field_kind(info.annotation)
-        out.append(TrainingField(name, kind, info.default, info.description or name.replace("_", " "), choices,
-                                 optional))
+        out.append(
+            TrainingField(
+                name, kind, info.default, info.description or name.replace("_", " "), choices, optional
+            )
+        )
     return out
 
 

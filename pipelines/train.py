@@ -63,7 +63,11 @@ def _embedding_tables(model) -> tuple[list, list]:
     """(user tables, item tables) of the model's embedding layers, biases excluded."""
     import keras
 
-    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding) and "bias" not in layer.name]
+    layers = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Embedding) and "bias" not in layer.name
+    ]
     return ([layer.embeddings for layer in layers if "user" in layer.name],
             [layer.embeddings for layer in layers if "item" in layer.name])  # fmt: skip
 
@@ -89,7 +93,7 @@ def _ranking_step(model, cfg: Settings, loss_and_penalty: Callable[..., tuple]):
             loss, penalty = loss_and_penalty(*batch)
             total = loss + cfg.ranking_l2 * penalty
         grads = tape.gradient(total, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=False))
         return loss
 
     return step
@@ -126,10 +130,10 @@ def _softmax_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callabl
         order = rng.permutation(users)
         losses, weights = [], []
         for start in range(0, len(order), cfg.users_per_batch):
-            batch = order[start:start + cfg.users_per_batch]
+            batch = order[start : start + cfg.users_per_batch]
             labels = np.zeros((len(batch), n_items), dtype=np.float32)
             for row, u in enumerate(batch):
-                labels[row, items[indptr[u]:indptr[u + 1]]] = 1.0
+                labels[row, items[indptr[u] : indptr[u + 1]]] = 1.0
             losses.append(float(step(tf.constant(batch), tf.constant(labels))))
             weights.append(labels.sum())
         return float(np.average(losses, weights=weights))
@@ -175,7 +179,9 @@ def train_model(split: Split, n_users: int, n_items: int, cfg: Settings,
     if pretrain and cfg.model_type == "neumf":
         parts = {}
         for kind in ("gmf", "mlp"):
-            parts[kind] = build_model(kind, n_users, n_items, cfg.embedding_dim, cfg.mlp_layers, l2, output, bias)
+            parts[kind] = build_model(
+                kind, n_users, n_items, cfg.embedding_dim, cfg.mlp_layers, l2, output, bias
+            )
             _fit(parts[kind], split, n_items, cfg, cfg.epochs, None, n_users)
         load_pretrained_neumf(model, parts["gmf"], parts["mlp"])
     history = _fit(model, split, n_items, cfg, cfg.epochs, on_epoch, n_users)

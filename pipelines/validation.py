@@ -26,7 +26,7 @@ FUTURE_SLACK_S = 24 * 3600
 class DataValidationError(RuntimeError):
     """A batch failed validation; `report` holds the full result."""
 
-    def __init__(self, report: "ValidationReport"):
+    def __init__(self, report: ValidationReport):
         failed = "; ".join(report.failed)
         super().__init__(f"{report.name}: {len(report.failed)} expectation(s) failed: {failed}")
         self.report = report
@@ -46,14 +46,15 @@ class ValidationReport:
     def write(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"validation_{self.name}.json"
-        path.write_text(json.dumps({"summary": self.summary(), "great_expectations": self.result}, indent=2, default=str))
+        path.write_text(
+            json.dumps({"summary": self.summary(), "great_expectations": self.result}, indent=2, default=str)
+        )
         return path
 
 
 @lru_cache(maxsize=1)
 def _context():
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
@@ -72,9 +73,14 @@ def ratings_expectations(now_s: int | None = None) -> list:
     now_s = int(time.time()) if now_s is None else now_s
     return [
         E.ExpectTableRowCountToBeBetween(min_value=1),
-        E.ExpectTableColumnsToMatchSet(column_set=["user_id", "item_id", "rating", "timestamp"], exact_match=False),
+        E.ExpectTableColumnsToMatchSet(
+            column_set=["user_id", "item_id", "rating", "timestamp"], exact_match=False
+        ),
         *[E.ExpectColumnValuesToNotBeNull(column=c) for c in ("user_id", "item_id", "rating", "timestamp")],
-        *[E.ExpectColumnValuesToBeInTypeList(column=c, type_list=RATING_TYPES) for c in ("user_id", "item_id")],
+        *[
+            E.ExpectColumnValuesToBeInTypeList(column=c, type_list=RATING_TYPES)
+            for c in ("user_id", "item_id")
+        ],
         E.ExpectColumnValuesToBeBetween(column="user_id", min_value=1),
         E.ExpectColumnValuesToBeBetween(column="item_id", min_value=1),
         E.ExpectColumnValuesToBeBetween(column="rating", min_value=0.5, max_value=5.0),
@@ -99,15 +105,21 @@ def feedback_expectations(now_ms: int | None = None, max_future_skew_s: int = 30
     E = _gx().expectations
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     return [
-        *[E.ExpectColumnValuesToNotBeNull(column=c) for c in ("event_id", "user_id", "movie_id", "event", "ts")],
+        *[
+            E.ExpectColumnValuesToNotBeNull(column=c)
+            for c in ("event_id", "user_id", "movie_id", "event", "ts")
+        ],
         E.ExpectColumnValuesToBeUnique(column="event_id"),
         E.ExpectColumnValuesToMatchRegex(
-            column="event_id", regex=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+            column="event_id",
+            regex=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
         ),
         E.ExpectColumnValuesToBeBetween(column="user_id", min_value=1),
         E.ExpectColumnValuesToBeBetween(column="movie_id", min_value=1),
         E.ExpectColumnValuesToBeInSet(column="event", value_set=["click", "like", "watch"]),
-        E.ExpectColumnValuesToBeBetween(column="ts", min_value=0, max_value=now_ms + max_future_skew_s * 1000),
+        E.ExpectColumnValuesToBeBetween(
+            column="ts", min_value=0, max_value=now_ms + max_future_skew_s * 1000
+        ),
     ]
 
 
@@ -131,7 +143,9 @@ def run_suite(name: str, df: pd.DataFrame, expectations: list) -> ValidationRepo
     asset = context.data_sources.add_pandas(f"{name}-{uid}").add_dataframe_asset(name=name)
     batch = asset.add_batch_definition_whole_dataframe("whole")
     suite = context.suites.add(gx.ExpectationSuite(name=f"{name}-{uid}", expectations=expectations))
-    definition = context.validation_definitions.add(gx.ValidationDefinition(name=f"{name}-{uid}", data=batch, suite=suite))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{name}-{uid}", data=batch, suite=suite)
+    )
     result = definition.run(batch_parameters={"dataframe": df})
     failed = [_describe(r) for r in result.results if not r.success]
     report = ValidationReport(name, bool(result.success), len(df), failed, result.to_json_dict())
@@ -156,7 +170,9 @@ def validate_movies(df: pd.DataFrame, raise_on_failure: bool = True) -> Validati
     return _check(report) if raise_on_failure else report
 
 
-def validate_feedback(df: pd.DataFrame, raise_on_failure: bool = True, max_future_skew_s: int = 300) -> ValidationReport:
+def validate_feedback(
+    df: pd.DataFrame, raise_on_failure: bool = True, max_future_skew_s: int = 300
+) -> ValidationReport:
     """Click-feedback events (an empty batch is valid)."""
     if df.empty:
         return ValidationReport("feedback", True, 0)

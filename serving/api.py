@@ -53,8 +53,12 @@ Genres = Annotated[
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
-        400: "malformed JSON or URL", 404: "not found", 413: "body too large", 415: "content type is not application/json",
-        422: "invalid input", 503: "no champion model loaded, or the broker did not acknowledge",
+        400: "malformed JSON or URL",
+        404: "not found",
+        413: "body too large",
+        415: "content type is not application/json",
+        422: "invalid input",
+        503: "no champion model loaded, or the broker did not acknowledge",
     }
     return {c: {"model": ErrorOut, "description": text[c]} for c in codes}
 
@@ -81,7 +85,9 @@ def _json_body(schema: dict) -> dict:
 
 
 def error(status: int, message: str, detail: Any = None) -> JSONResponse:
-    return JSONResponse({"error": message, "detail": detail} if detail is not None else {"error": message}, status)
+    return JSONResponse(
+        {"error": message, "detail": detail} if detail is not None else {"error": message}, status
+    )
 
 
 async def read_json_body(request: Request, max_bytes: int) -> Any:
@@ -148,7 +154,9 @@ def create_app() -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return error(422, "invalid request: " + "; ".join(parts), jsonable_encoder(exc.errors(), exclude={"ctx"}))
+        return error(
+            422, "invalid request: " + "; ".join(parts), jsonable_encoder(exc.errors(), exclude={"ctx"})
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -165,7 +173,9 @@ def create_app() -> FastAPI:
             raise HTTPException(503, "service is starting")
         return rt
 
-    def _recommend(request: Request, user_id: int | None, k: int, genres: list[str] | None) -> RecommendationsOut:
+    def _recommend(
+        request: Request, user_id: int | None, k: int, genres: list[str] | None
+    ) -> RecommendationsOut:
         rt = runtime(request)
         recent = rt.recent.movies(user_id) if user_id is not None and rt.recent is not None else frozenset()
         try:
@@ -176,26 +186,34 @@ def create_app() -> FastAPI:
             raise HTTPException(422, str(exc)) from None
 
     @app.get(
-        "/recommendations/{user_id}", response_model=RecommendationsOut, responses=_errors(400, 422, 503),
+        "/recommendations/{user_id}",
+        response_model=RecommendationsOut,
+        responses=_errors(400, 422, 503),
         summary="Top-k movies for a user (personalized; cold start for unknown users)",
     )
     def get_recommendations(request: Request, user_id: UserId, k: K = 10, genres: Genres = None):
         return _recommend(request, user_id, k, genres)
 
     @app.get(
-        "/recommendations", response_model=RecommendationsOut, responses=_errors(422, 503),
+        "/recommendations",
+        response_model=RecommendationsOut,
+        responses=_errors(422, 503),
         summary="Top-k movies for an anonymous visitor (cold start, optionally by genres)",
     )
     def get_anonymous_recommendations(request: Request, k: K = 10, genres: Genres = None):
         return _recommend(request, None, k, genres)
 
     @app.get(
-        "/predict/{user_id}", response_model=LegacyPredictOut, responses=_errors(400, 422, 503),
+        "/predict/{user_id}",
+        response_model=LegacyPredictOut,
+        responses=_errors(400, 422, 503),
         summary="Legacy: top-10 for a user id or `anonymous`",
     )
     def legacy_predict_route(
         request: Request,
-        user_id: Annotated[str, Path(pattern=r"^(anonymous|[0-9]{1,10})$", description="a user id or 'anonymous'")],
+        user_id: Annotated[
+            str, Path(pattern=r"^(anonymous|[0-9]{1,10})$", description="a user id or 'anonymous'")
+        ],
     ):
         uid = None if user_id == "anonymous" else int(user_id)
         if uid is not None and not 1 <= uid <= MAX_ID:
@@ -213,8 +231,9 @@ def create_app() -> FastAPI:
             acked = len(done) - len(failures)
             reason = failures[0] if failures else f"broker did not acknowledge within {timeout:g}s"
             raise HTTPException(
-                503, f"{len(events) - acked} of {len(events)} click(s) not acknowledged by the broker ({reason}); "
-                     "nothing was recorded for those: retry",
+                503,
+                f"{len(events) - acked} of {len(events)} click(s) not acknowledged by the broker ({reason}); "
+                "nothing was recorded for those: retry",
             )
         now_ms = int(time.time() * 1000)
         for ev in events:
@@ -223,7 +242,9 @@ def create_app() -> FastAPI:
     def _validate_events(rt, bodies: list[Any]) -> list:
         champion = rt.holder.current
         if champion is None:
-            raise HTTPException(503, "no champion model registered yet: the movie catalog is unknown, retry later")
+            raise HTTPException(
+                503, "no champion model registered yet: the movie catalog is unknown, retry later"
+            )
         now_ms = int(time.time() * 1000)
         movies = champion.recommender.movies
         events = []
@@ -240,10 +261,15 @@ def create_app() -> FastAPI:
             raise HTTPException(503, "click publishing is not configured on this replica")
         return events
 
-    click_schema = {"oneOf": [_inline_refs(ClickIn.model_json_schema()), _inline_refs(LegacyClickIn.model_json_schema())]}
+    click_schema = {
+        "oneOf": [_inline_refs(ClickIn.model_json_schema()), _inline_refs(LegacyClickIn.model_json_schema())]
+    }
 
     @app.post(
-        "/click", status_code=202, response_model=ClickAccepted, responses=_errors(400, 413, 415, 422, 503),
+        "/click",
+        status_code=202,
+        response_model=ClickAccepted,
+        responses=_errors(400, 413, 415, 422, 503),
         openapi_extra=_json_body(click_schema),
         summary="Record a click/like/watch (new snake_case body or the legacy camelCase body); 202 after the broker ack",
     )
@@ -255,15 +281,27 @@ def create_app() -> FastAPI:
             await _publish(rt, [event])
         except ClickNotAcknowledged as exc:
             raise HTTPException(503, str(exc)) from None
-        return JSONResponse(jsonable_encoder(ClickAccepted(**event.model_dump(include={"event_id", "user_id", "movie_id", "event", "ts"}))), 202)
+        return JSONResponse(
+            jsonable_encoder(
+                ClickAccepted(**event.model_dump(include={"event_id", "user_id", "movie_id", "event", "ts"}))
+            ),
+            202,
+        )
 
     batch_schema = {
-        "type": "object", "additionalProperties": False, "required": ["events"],
-        "properties": {"events": {"type": "array", "minItems": 1, "items": _inline_refs(ClickIn.model_json_schema())}},
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["events"],
+        "properties": {
+            "events": {"type": "array", "minItems": 1, "items": _inline_refs(ClickIn.model_json_schema())}
+        },
     }
 
     @app.post(
-        "/clicks", status_code=202, response_model=ClicksAccepted, responses=_errors(400, 413, 415, 422, 503),
+        "/clicks",
+        status_code=202,
+        response_model=ClicksAccepted,
+        responses=_errors(400, 413, 415, 422, 503),
         openapi_extra=_json_body(batch_schema),
         summary="Record many clicks at once: 202 only when every event was acknowledged",
     )
@@ -274,7 +312,9 @@ def create_app() -> FastAPI:
             raise HTTPException(422, 'body must be {"events": [ {user_id, movie_id, event, ts?}, ... ]}')
         bodies = body["events"]
         if not 1 <= len(bodies) <= rt.settings.click_batch_max:
-            raise HTTPException(422, f"events must hold 1..{rt.settings.click_batch_max} items, got {len(bodies)}")
+            raise HTTPException(
+                422, f"events must hold 1..{rt.settings.click_batch_max} items, got {len(bodies)}"
+            )
         if any(isinstance(b, dict) and ("userId" in b or "movieId" in b) for b in bodies):
             raise HTTPException(422, "the batch form takes snake_case events only")
         events = _validate_events(rt, bodies)
@@ -290,9 +330,14 @@ def create_app() -> FastAPI:
         if champ is None:
             raise HTTPException(503, rt.holder.last_error or "no champion model registered yet")
         return ModelInfo(
-            name=champ.model_name, version=str(champ.version), alias="champion", run_id=champ.run_id,
-            metrics={k: float(v) for k, v in champ.metrics.items()}, loaded_at=champ.loaded_at,
-            catalog_size=len(champ.recommender.movies), last_checked_at=rt.holder.last_checked_at,
+            name=champ.model_name,
+            version=str(champ.version),
+            alias="champion",
+            run_id=champ.run_id,
+            metrics={k: float(v) for k, v in champ.metrics.items()},
+            loaded_at=champ.loaded_at,
+            catalog_size=len(champ.recommender.movies),
+            last_checked_at=rt.holder.last_checked_at,
             last_error=rt.holder.last_error,
         )
 
@@ -307,16 +352,24 @@ def create_app() -> FastAPI:
             "model": None if champ is None else {"name": champ.model_name, "version": str(champ.version)},
             "model_swaps": rt.holder.swaps,
             "clicks": rt.publisher.stats() if rt.publisher else None,
-            "recent_clicks": {**(rt.recent.stats() if rt.recent else {}),
-                              "follower": rt.follower.stats() if rt.follower else None},
-            "endpoints": sorted({f"{m} {r.path}" for r in request.app.routes for m in getattr(r, "methods", []) or []
-                                 if m != "HEAD" and not r.path.startswith(("/docs", "/openapi", "/redoc"))}
-                                | {"GET /healthz", "GET /readyz", "GET /metrics", "POST /recommend"}),
+            "recent_clicks": {
+                **(rt.recent.stats() if rt.recent else {}),
+                "follower": rt.follower.stats() if rt.follower else None,
+            },
+            "endpoints": sorted(
+                {
+                    f"{m} {r.path}"
+                    for r in request.app.routes
+                    for m in getattr(r, "methods", []) or []
+                    if m != "HEAD" and not r.path.startswith(("/docs", "/openapi", "/redoc"))
+                }
+                | {"GET /healthz", "GET /readyz", "GET /metrics", "POST /recommend"}
+            ),
             "example": {
                 "recommendations": "curl 'http://127.0.0.1:3000/recommendations/1?k=10'",
                 "predict": "curl http://127.0.0.1:3000/predict/anonymous",
                 "click": "curl -X POST http://127.0.0.1:3000/click -H 'Content-Type: application/json' "
-                         "-d '{\"userId\": 1, \"movieId\": 1, \"timestamp\": 1694582374}'",
+                '-d \'{"userId": 1, "movieId": 1, "timestamp": 1694582374}\'',
             },
         }
 

@@ -55,16 +55,18 @@ class ClickPublisher:
 
         # librdkafka gives up on a message at the same deadline the endpoint does, so an event we answered
         # 503 for is not delivered much later behind the client's back (the client retries it instead).
-        return Producer({
-            "bootstrap.servers": self.bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 1,
-            "message.timeout.ms": max(1000, int(self.ack_timeout_s * 1000)),
-            "socket.connection.setup.timeout.ms": 3000,
-            "reconnect.backoff.max.ms": 1000,
-            "log_level": 2,
-        })
+        return Producer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 1,
+                "message.timeout.ms": max(1000, int(self.ack_timeout_s * 1000)),
+                "socket.connection.setup.timeout.ms": 3000,
+                "reconnect.backoff.max.ms": 1000,
+                "log_level": 2,
+            }
+        )
 
     def _note_error(self, err) -> None:
         """A fatal idempotence error (e.g. PRODUCER_FENCED after a broker restart) poisons this producer."""
@@ -139,7 +141,9 @@ class ClickPublisher:
         from confluent_kafka.admin import AdminClient, NewTopic
 
         try:
-            admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.connection.setup.timeout.ms": 3000})
+            admin = AdminClient(
+                {"bootstrap.servers": self.bootstrap, "socket.connection.setup.timeout.ms": 3000}
+            )
             meta = admin.list_topics(timeout=3)
             if self.topic not in meta.topics:
                 futures = admin.create_topics([NewTopic(self.topic, self.partitions, 1)])
@@ -147,7 +151,9 @@ class ClickPublisher:
                     try:
                         fut.result(timeout=5)
                     except Exception as exc:  # noqa: BLE001 - created meanwhile by someone else is fine
-                        if "already exists" not in str(exc).lower() and "TOPIC_ALREADY_EXISTS" not in str(exc):
+                        if "already exists" not in str(exc).lower() and "TOPIC_ALREADY_EXISTS" not in str(
+                            exc
+                        ):
                             raise
             self._topic_ready = True
         except Exception as exc:  # noqa: BLE001
@@ -160,4 +166,9 @@ class ClickPublisher:
         self._producer.flush(flush_s)
 
     def stats(self) -> dict:
-        return {"topic": self.topic, "acked": self.acked, "failed": self.failed, "queued": len(self._producer)}
+        return {
+            "topic": self.topic,
+            "acked": self.acked,
+            "failed": self.failed,
+            "queued": len(self._producer),
+        }

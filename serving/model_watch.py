@@ -91,7 +91,10 @@ class ModelWatcher:
         self.holder.last_error = None
         log.info(
             "swapped champion %s v%s -> v%s in %.1fs",
-            champion.model_name, getattr(previous, "version", None), champion.version, time.perf_counter() - started,
+            champion.model_name,
+            getattr(previous, "version", None),
+            champion.version,
+            time.perf_counter() - started,
         )
         return True
 

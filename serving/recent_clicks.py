@@ -111,16 +111,18 @@ class ClickTopicFollower:
     def _consumer(self):
         from confluent_kafka import Consumer
 
-        return Consumer({
-            "bootstrap.servers": self.bootstrap,
-            "group.id": "serving-recent-clicks-unused",  # required by the client; we never subscribe/commit
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "fetch.wait.max.ms": 100,
-            "socket.connection.setup.timeout.ms": 3000,
-            "reconnect.backoff.max.ms": 2000,
-            "log_level": 2,
-        })
+        return Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": "serving-recent-clicks-unused",  # required by the client; we never subscribe/commit
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "fetch.wait.max.ms": 100,
+                "socket.connection.setup.timeout.ms": 3000,
+                "reconnect.backoff.max.ms": 2000,
+                "log_level": 2,
+            }
+        )
 
     def _assign(self, consumer) -> bool:
         from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
@@ -132,7 +134,9 @@ class ClickTopicFollower:
         partitions = sorted(topic_meta.partitions)
         start_ms = int(time.time() * 1000) - self.state.window_ms
         try:
-            found = consumer.offsets_for_times([TopicPartition(self.topic, p, start_ms) for p in partitions], timeout=5)
+            found = consumer.offsets_for_times(
+                [TopicPartition(self.topic, p, start_ms) for p in partitions], timeout=5
+            )
             offsets = [tp.offset if tp.offset >= 0 else OFFSET_END for tp in found]
         except Exception as exc:  # noqa: BLE001 - a broker without timestamp lookup: read everything
             log.info("offsets_for_times failed (%s); reading %s from the beginning", exc, self.topic)
@@ -176,7 +180,9 @@ class ClickTopicFollower:
         self.consumed += 1
         # the window counts from when the click was recorded (the record's timestamp), not from the event
         # time a client may have sent (the legacy API sends epoch seconds that can be old)
-        self.state.add(event.user_id, event.movie_id, recorded_ms if recorded_ms and recorded_ms > 0 else event.ts)
+        self.state.add(
+            event.user_id, event.movie_id, recorded_ms if recorded_ms and recorded_ms > 0 else event.ts
+        )
 
     def stats(self) -> dict:
         return {

@@ -67,15 +67,22 @@ def recommend(
     movies = rec.movies
     items = [
         RecommendedMovie(
-            movie_id=int(mid), title=movies[mid].title, genres=list(movies[mid].genres),
-            year=movies[mid].year, score=round(float(score), 6),
+            movie_id=int(mid),
+            title=movies[mid].title,
+            genres=list(movies[mid].genres),
+            year=movies[mid].year,
+            score=round(float(score), 6),
         )
         for mid, score in pairs
     ]
     return RecommendationsOut(
-        user_id=user_id, k=k, strategy=strategy,
+        user_id=user_id,
+        k=k,
+        strategy=strategy,
         model=ModelRef(name=champion.model_name, version=str(champion.version)),
-        genres=wanted_genres or [], excluded_recent_clicks=len(recent), items=items,
+        genres=wanted_genres or [],
+        excluded_recent_clicks=len(recent),
+        items=items,
     )
 
 
@@ -83,7 +90,9 @@ def legacy_predict(out: RecommendationsOut, user_id: str) -> LegacyPredictOut:
     """The original system's /predict shape."""
     return LegacyPredictOut(
         user_id=user_id,
-        recommendations=[LegacyMovie(movieId=m.movie_id, title=m.title, genres=m.genres, score=m.score) for m in out.items],
+        recommendations=[
+            LegacyMovie(movieId=m.movie_id, title=m.title, genres=m.genres, score=m.score) for m in out.items
+        ],
         strategy=out.strategy,
         model_version=out.model.version,
     )

@@ -66,7 +66,10 @@ class ServingRuntime:
             rt.watcher.start()
         if with_kafka:
             rt.publisher = ClickPublisher(
-                settings.kafka_bootstrap, settings.clicks_topic, settings.click_ack_timeout_s, settings.clicks_partitions
+                settings.kafka_bootstrap,
+                settings.clicks_topic,
+                settings.click_ack_timeout_s,
+                settings.clicks_partitions,
             )
             rt.publisher.ensure_topic()
             rt.follower = ClickTopicFollower(settings.kafka_bootstrap, settings.clicks_topic, rt.recent)

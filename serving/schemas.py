@@ -86,7 +86,9 @@ class RecommendationsOut(BaseModel):
     strategy: Strategy
     model: ModelRef
     genres: list[str] = Field(default_factory=list, description="genre filter applied (empty: none)")
-    excluded_recent_clicks: int = Field(description="fresh clicks of this user excluded on top of training history")
+    excluded_recent_clicks: int = Field(
+        description="fresh clicks of this user excluded on top of training history"
+    )
     items: list[RecommendedMovie]
 
 
@@ -129,8 +131,11 @@ def click_event_from_body(body: Any, now_ms: int, max_future_skew_s: int) -> Cli
         else:
             new = ClickIn.model_validate(body)
             fields = dict(
-                user_id=new.user_id, movie_id=new.movie_id, event=new.event,
-                ts=new.ts if new.ts is not None else now_ms, source=new.source,
+                user_id=new.user_id,
+                movie_id=new.movie_id,
+                event=new.event,
+                ts=new.ts if new.ts is not None else now_ms,
+                source=new.source,
             )
             if new.event_id is not None:
                 fields["event_id"] = new.event_id

@@ -39,7 +39,10 @@ class MovieRecommender:
         self.runtime = ServingRuntime.start(get_settings())
         http_app.state.runtime = self.runtime
         champ = self.runtime.holder.current
-        log.info("serving ready: champion %s", "none yet" if champ is None else f"{champ.model_name} v{champ.version}")
+        log.info(
+            "serving ready: champion %s",
+            "none yet" if champ is None else f"{champ.model_name} v{champ.version}",
+        )
 
     def __is_ready__(self) -> bool:
         """BentoML's /readyz: 503 with the reasons while no champion is loaded or the broker is unreachable."""

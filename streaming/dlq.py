@@ -14,7 +14,9 @@ from streaming.offsets import commit_offsets, high_watermarks
 REPLAY_GROUP = "movierec-dlq-replay"
 
 
-def read_dlq(settings: Settings, group_id: str | None = None, timeout: float = 15.0) -> list[tuple[int, int, dict]]:
+def read_dlq(
+    settings: Settings, group_id: str | None = None, timeout: float = 15.0
+) -> list[tuple[int, int, dict]]:
     """DLQ records up to the true end: (partition, offset, record) from the group's committed offsets
     (from the start when group_id is None)."""
     ends = high_watermarks(settings.kafka_bootstrap, settings.dlq_topic)
@@ -22,7 +24,9 @@ def read_dlq(settings: Settings, group_id: str | None = None, timeout: float = 1
     try:
         starts = {p: 0 for p in ends}
         if group_id:
-            for tp in client.committed([TopicPartition(settings.dlq_topic, p) for p in ends], timeout=timeout):
+            for tp in client.committed(
+                [TopicPartition(settings.dlq_topic, p) for p in ends], timeout=timeout
+            ):
                 starts[tp.partition] = max(tp.offset, 0)
         todo = {p for p in ends if starts[p] < ends[p]}
         client.assign([TopicPartition(settings.dlq_topic, p, starts[p]) for p in todo])

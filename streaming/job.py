@@ -26,9 +26,9 @@ import time
 import typing
 from pathlib import Path
 
+from pipelines import landed as store
 from pipelines.events import ClickEvent, InvalidEvent, parse_event
 from pipelines.settings import PROJECT_ROOT, Settings
-from pipelines import landed as store
 
 LONG_RUNNING, BOUNDED = "long-running", "bounded"
 # retained checkpoints of the long-running job live under flink_checkpoint_dir/<this>; bump it whenever the
@@ -59,7 +59,18 @@ def classify(payload: str | None, max_future_skew_s: int) -> tuple:
         e = parse_event(payload, now_ms=now_ms, max_future_skew_s=max_future_skew_s)
     except InvalidEvent as exc:
         return (False, exc.reason[:2000], now_ms, None, None, None, None, None, None, None)
-    return (True, None, now_ms, e.schema_version, str(e.event_id), e.user_id, e.movie_id, e.event, e.ts, e.source)
+    return (
+        True,
+        None,
+        now_ms,
+        e.schema_version,
+        str(e.event_id),
+        e.user_id,
+        e.movie_id,
+        e.event,
+        e.ts,
+        e.source,
+    )
 
 
 # Thread mode (pemja) cannot hand NULL INT/BIGINT fields of a ROW back to the JVM (NPE in Flink 2.0.0's
@@ -87,7 +98,9 @@ def classify_without_nulls(payload: str | None, max_future_skew_s: int) -> tuple
 
 _END = r"(?![\s\S])"  # absolute end of input in both Java and Python regex ($ allows a final line terminator)
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # str(uuid.UUID) form only
-_SAFE_CHAR = r"[\x20\x21\x23-\x5b\x5d-\x7e]"  # printable ASCII but '"' and '\': no escapes, 1 char = 1 code point
+_SAFE_CHAR = (
+    r"[\x20\x21\x23-\x5b\x5d-\x7e]"  # printable ASCII but '"' and '\': no escapes, 1 char = 1 code point
+)
 _ID_DIGITS = 9  # 1..999,999,999 always <= MAX_ID; 10-digit ids take the fallback
 _TS_DIGITS = 13  # epoch ms up to year 2286; longer values are in the future anyway (-> fallback -> rejected)
 
@@ -136,7 +149,9 @@ def fast_path_spec() -> dict[str, typing.Any]:
             position += 4
         else:  # "name":123, -> tokens: name, ':123,'
             if name == fields[-1]:
-                raise RuntimeError("a number as the last field would end in '}'; update streaming.job.fast_path_spec")
+                raise RuntimeError(
+                    "a number as the last field would end in '}'; update streaming.job.fast_path_spec"
+                )
             members.append(f'"{name}":{numbers[name]}')
             tokens[name] = ("number", position + 2)
             position += 2
@@ -173,10 +188,10 @@ def fast_path_sql(source: str, skew_s: int) -> dict[str, str]:
     in_future = f"TO_TIMESTAMP_LTZ(ts, 3) > TIMESTAMPADD(SECOND, {int(skew_s)}, CURRENT_ROW_TIMESTAMP())"
     return {
         "fast_fields": f"""CREATE TEMPORARY VIEW fast_fields AS
-            SELECT payload, kafka_partition, kafka_offset, CAST({spec['schema_version']} AS INT) AS schema_version,
-                {value('event_id')} AS event_id, CAST({value('user_id')} AS BIGINT) AS user_id,
-                CAST({value('movie_id')} AS BIGINT) AS movie_id, {value('event')} AS event,
-                CAST({value('ts')} AS BIGINT) AS ts, {value('source')} AS source
+            SELECT payload, kafka_partition, kafka_offset, CAST({spec["schema_version"]} AS INT) AS schema_version,
+                {value("event_id")} AS event_id, CAST({value("user_id")} AS BIGINT) AS user_id,
+                CAST({value("movie_id")} AS BIGINT) AS movie_id, {value("event")} AS event,
+                CAST({value("ts")} AS BIGINT) AS ts, {value("source")} AS source
             FROM {source} WHERE {is_fast}""",
         "fast_checked": f"""CREATE TEMPORARY VIEW fast_checked AS
             SELECT payload, kafka_partition, kafka_offset, ok,
@@ -286,7 +301,9 @@ INSERTS = {
 LOCAL_HOST = "127.0.0.1"
 
 
-def job_options(settings: Settings, checkpoint_root: Path, restore_from: Path | None, name: str) -> dict[str, str]:
+def job_options(
+    settings: Settings, checkpoint_root: Path, restore_from: Path | None, name: str
+) -> dict[str, str]:
     """Flink configuration of the job (checkpointing, recovery, restarts, Python workers)."""
     options = {
         "pipeline.name": name,
@@ -326,7 +343,7 @@ def table_env(options: dict[str, str]):
 
     # PyFlink starts a "loopback" Beam worker pool for local runs, bound to [::] (hard-coded); thread mode
     # never uses it, and this (PyFlink-internal) switch keeps it from starting
-    os.environ["_python_worker_execution_mode"] = "process"
+    os.environ["_PYTHON_WORKER_EXECUTION_MODE"] = "process"
     config = Configuration()
     for key, value in options.items():
         config.set_string(key, value)
@@ -372,10 +389,14 @@ def register_landed(t_env) -> None:
     t_env.create_temporary_view("landed", t_env.from_data_stream(changelog))
 
 
-def build(settings: Settings, checkpoint_root: Path, restore_from: Path | None, stop_offsets: dict[int, int] | None):
+def build(
+    settings: Settings, checkpoint_root: Path, restore_from: Path | None, stop_offsets: dict[int, int] | None
+):
     """The table environment and the statement set of the landing job (nothing is submitted yet)."""
     mode = BOUNDED if stop_offsets is not None else LONG_RUNNING
-    t_env = table_env(job_options(settings, checkpoint_root, restore_from, f"movierec-feedback-landing ({mode})"))
+    t_env = table_env(
+        job_options(settings, checkpoint_root, restore_from, f"movierec-feedback-landing ({mode})")
+    )
     for statement in ddl(settings, stop_offsets):
         t_env.execute_sql(statement)
     register_checked(t_env, "clicks_raw", settings.max_future_skew_s)
@@ -411,7 +432,12 @@ def run(settings: Settings, mode: str, stop_offsets: dict[int, int] | None, stat
     job_id = str(result.get_job_client().get_job_id())
     print(f"submitted job {job_id} mode={mode} restored_from={restore_from}", flush=True)
     if status_file is not None:
-        status = {"pid": os.getpid(), "job_id": job_id, "mode": mode, "restored_from": str(restore_from or "")}
+        status = {
+            "pid": os.getpid(),
+            "job_id": job_id,
+            "mode": mode,
+            "restored_from": str(restore_from or ""),
+        }
         status_file.write_text(json.dumps(status))
     result.wait()
     if mode == BOUNDED:
@@ -421,7 +447,9 @@ def run(settings: Settings, mode: str, stop_offsets: dict[int, int] | None, stat
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--settings", type=Path, required=True, help="JSON dump of pipelines.settings.Settings")
+    parser.add_argument(
+        "--settings", type=Path, required=True, help="JSON dump of pipelines.settings.Settings"
+    )
     parser.add_argument("--mode", choices=(LONG_RUNNING, BOUNDED), default=LONG_RUNNING)
     parser.add_argument("--stop-offsets", type=json.loads, help='bounded mode: {"0": 42, ...}')
     parser.add_argument("--status-file", type=Path)

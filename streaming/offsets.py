@@ -28,7 +28,9 @@ def high_watermarks(bootstrap: str, topic: str, timeout: float = 15.0) -> dict[i
         parts = sorted(meta.partitions)
         starts = []
         for p in parts:
-            low, listed_end = probe.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout, cached=False)
+            low, listed_end = probe.get_watermark_offsets(
+                TopicPartition(topic, p), timeout=timeout, cached=False
+            )
             starts.append(TopicPartition(topic, p, max(low, listed_end - 1, 0)))
         probe.assign(starts)
         seen: dict[int, int] = {}  # partition -> highest offset + 1 observed (a floor for the watermark)
@@ -53,12 +55,16 @@ def high_watermarks(bootstrap: str, topic: str, timeout: float = 15.0) -> dict[i
         probe.close()
 
 
-def committed_offsets(bootstrap: str, group_id: str, topic: str, partitions: list[int]) -> dict[int, int | None]:
+def committed_offsets(
+    bootstrap: str, group_id: str, topic: str, partitions: list[int]
+) -> dict[int, int | None]:
     """{partition: committed offset or None} of a consumer group (read without joining it)."""
     client = consumer(bootstrap, group_id)
     try:
         tps = client.committed([TopicPartition(topic, p) for p in partitions], timeout=15)
-        return {tp.partition: (None if tp.offset == OFFSET_INVALID or tp.offset < 0 else tp.offset) for tp in tps}
+        return {
+            tp.partition: (None if tp.offset == OFFSET_INVALID or tp.offset < 0 else tp.offset) for tp in tps
+        }
     finally:
         client.close()
 
@@ -77,5 +83,6 @@ def lag(bootstrap: str, group_id: str, topic: str) -> dict[int, dict]:
     ends = high_watermarks(bootstrap, topic)
     committed = committed_offsets(bootstrap, group_id, topic, list(ends))
     return {
-        p: {"end": end, "committed": committed[p], "lag": end - (committed[p] or 0)} for p, end in ends.items()
+        p: {"end": end, "committed": committed[p], "lag": end - (committed[p] or 0)}
+        for p, end in ends.items()
     }

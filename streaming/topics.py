@@ -19,7 +19,9 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> dict[str, str]:
     client = admin(settings.kafka_bootstrap)
     existing = client.list_topics(timeout=timeout).topics
     result = {name: "exists" for name in topic_specs(settings) if name in existing}
-    missing = [NewTopic(name, parts, 1) for name, parts in topic_specs(settings).items() if name not in existing]
+    missing = [
+        NewTopic(name, parts, 1) for name, parts in topic_specs(settings).items() if name not in existing
+    ]
     if not missing:
         return result
     for name, future in client.create_topics(missing, request_timeout=timeout).items():

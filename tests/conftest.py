@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from pipelines.settings import Settings
+from pipelines.settings import Settings, quiet_environment
 from tests.helpers import small_settings
 
 # shared fixtures live in plugin modules, never imported across conftests
-pytest_plugins = ["tests.plugins.serving", "tests.plugins.streaming", "tests.plugins.airflow"]
+quiet_environment()
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
-os.environ.setdefault("DO_NOT_TRACK", "true")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+pytest_plugins = ["tests.plugins.serving", "tests.plugins.streaming", "tests.plugins.airflow"]
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from infra.cli import ops, pipeline, streaming
+from pipelines.settings import quiet_environment
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(pipeline.data_app, name="data")
@@ -21,4 +22,5 @@ app.command("demo")(ops.demo)
 
 
 def main() -> None:
+    quiet_environment()  # before any child process starts
     app()

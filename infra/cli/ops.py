@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from infra.cli.output import emit, fail
 from pipelines.settings import get_settings
 
-stack_app = typer.Typer(no_args_is_help=True, help="The whole local loop (broker, Flink job, MLflow, Airflow, service).")
+stack_app = typer.Typer(
+    no_args_is_help=True, help="The whole local loop (broker, Flink job, MLflow, Airflow, service)."
+)
 serving_app = typer.Typer(no_args_is_help=True, help="The BentoML service (page at /ui/).")
-airflow_app = typer.Typer(no_args_is_help=True, help="Local Airflow (api-server, scheduler, dag-processor, triggerer).")
+airflow_app = typer.Typer(
+    no_args_is_help=True, help="Local Airflow (api-server, scheduler, dag-processor, triggerer)."
+)
 mlflow_app = typer.Typer(no_args_is_help=True, help="The local MLflow tracking server.")
 
 
@@ -166,9 +170,9 @@ def airflow_dags_test(conf: Annotated[str, typer.Option(help="JSON run conf (the
 def airflow_trigger(
     dag_id: Annotated[str, typer.Argument()] = "movielens_retrain",
     conf: Annotated[str, typer.Option(help="JSON run conf (the DAG's Params)")] = "{}",
-    url: Annotated[Optional[str], typer.Option(help="default: the local Airflow")] = None,
+    url: Annotated[str | None, typer.Option(help="default: the local Airflow")] = None,
     username: str = "admin",
-    password_file: Optional[Path] = None,
+    password_file: Path | None = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the run")] = 3600.0,
     wait: Annotated[bool, typer.Option(help="wait for the run and print task states")] = True,
 ):
@@ -177,7 +181,9 @@ def airflow_trigger(
     from infra.trigger_dag import AirflowClient, wait_for_run
 
     settings = get_settings()
-    password = json.loads((password_file or default_password_file(settings.airflow_home)).read_text())[username]
+    password = json.loads((password_file or default_password_file(settings.airflow_home)).read_text())[
+        username
+    ]
     client = AirflowClient(url or f"http://127.0.0.1:{settings.airflow_port}", username, password)
     client.unpause(dag_id)
     run_id = client.trigger(dag_id, json.loads(conf))

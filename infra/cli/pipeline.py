@@ -10,14 +10,16 @@ import inspect
 import logging
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 import typer
 
 from infra.cli.output import emit, fail
 from pipelines.settings import TrainingField, get_settings, training_fields
 
-data_app = typer.Typer(no_args_is_help=True, help="MovieLens data: download (online users) and ingest checks.")
+data_app = typer.Typer(
+    no_args_is_help=True, help="MovieLens data: download (online users) and ingest checks."
+)
 app = typer.Typer(no_args_is_help=True, help="The training pipeline: all stages, or one stage of a run id.")
 
 # CLI command -> the pipeline stages it runs (train includes its preprocessing)
@@ -31,7 +33,9 @@ STAGE_GROUPS: dict[str, tuple[str, ...]] = {
 
 
 @data_app.command("download")
-def download(dataset: Annotated[Optional[str], typer.Option(help="e.g. ml-latest-small, ml-100k, ml-25m")] = None):
+def download(
+    dataset: Annotated[str | None, typer.Option(help="e.g. ml-latest-small, ml-100k, ml-25m")] = None,
+):
     """Download a MovieLens zip from GroupLens (sha256-verified); needs internet."""
     from pipelines.data import DataError, download_movielens
 
@@ -43,7 +47,7 @@ def download(dataset: Annotated[Optional[str], typer.Option(help="e.g. ml-latest
 
 
 @data_app.command("ingest")
-def ingest(dataset: Annotated[Optional[str], typer.Option(help="folder under the data root")] = None):
+def ingest(dataset: Annotated[str | None, typer.Option(help="folder under the data root")] = None):
     """Load a data set and print its shape (checks files and format)."""
     from pipelines.data import DataError, load_movielens
 
@@ -64,7 +68,7 @@ def _option(field: TrainingField) -> inspect.Parameter:
     default = ",".join(map(str, field.default)) if field.kind is tuple else field.default
     option = typer.Option(help=f"{field.description} (now {default})", show_default=False)
     return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                             annotation=Annotated[Optional[kind], option])  # fmt: skip
+                             annotation=Annotated[kind | None, option])  # fmt: skip
 
 
 def _overrides(values: dict[str, Any]) -> dict[str, Any]:
@@ -101,9 +105,13 @@ def _print_where_to_look(results: dict) -> None:
     cfg = get_settings()
     metric = cfg.promotion_metric
     metrics, decision = results["evaluate"], results["promote"]
-    typer.echo(f"\n{metric}: {metrics.get(metric):.4f} (popularity baseline {metrics.get('popularity_' + metric):.4f})")
+    typer.echo(
+        f"\n{metric}: {metrics.get(metric):.4f} (popularity baseline {metrics.get('popularity_' + metric):.4f})"
+    )
     verdict = "PROMOTED to champion" if decision["promoted"] else "not promoted"
-    typer.echo(f"model {cfg.model_name} version {results['register']['version']}: {verdict} - {decision['reason']}")
+    typer.echo(
+        f"model {cfg.model_name} version {results['register']['version']}: {verdict} - {decision['reason']}"
+    )
     typer.echo(f"MLflow store: {cfg.mlflow_tracking_uri}  (browse: `movierec mlflow up` or `make up`, "
                f"experiment '{cfg.mlflow_experiment}')")  # fmt: skip
 
@@ -115,7 +123,7 @@ def _stage_command(command: str) -> Callable[..., None]:
 
     fixed = [
         inspect.Parameter("run_id", inspect.Parameter.KEYWORD_ONLY, default=None,
-                          annotation=Annotated[Optional[str], typer.Option(help="pipeline run id (stages share it)")]),
+                          annotation=Annotated[str | None, typer.Option(help="pipeline run id (stages share it)")]),
         inspect.Parameter("force_promote", inspect.Parameter.KEYWORD_ONLY, default=False,
                           annotation=Annotated[bool, typer.Option(help="promote even if the challenger is not better")]),
     ]  # fmt: skip

@@ -21,7 +21,9 @@ app.add_typer(dlq_app, name="dlq")
 
 
 @broker_app.command("start")
-def broker_start(storage_engine: Annotated[str, typer.Option(help="memory://tansu/ or s3://tansu/")] = "memory://tansu/"):
+def broker_start(
+    storage_engine: Annotated[str, typer.Option(help="memory://tansu/ or s3://tansu/")] = "memory://tansu/",
+):
     """Start the broker (PID file under var/pids)."""
     from infra import broker
 
@@ -101,7 +103,9 @@ def dlq_show():
 
 
 @dlq_app.command("replay")
-def dlq_replay(include_invalid: Annotated[bool, typer.Option(help="also those that still fail validation")] = False):
+def dlq_replay(
+    include_invalid: Annotated[bool, typer.Option(help="also those that still fail validation")] = False,
+):
     """Re-publish dead-lettered events to the clicks topic."""
     from streaming import dlq
 
@@ -109,7 +113,9 @@ def dlq_replay(include_invalid: Annotated[bool, typer.Option(help="also those th
 
 
 @app.command("loadgen")
-def loadgen(count: int = 1000, rate: Annotated[float, typer.Option(help="events/s cap")] = 200.0, seed: int = 0):
+def loadgen(
+    count: int = 1000, rate: Annotated[float, typer.Option(help="events/s cap")] = 200.0, seed: int = 0
+):
     """Produce a bounded, realistic click stream."""
     from streaming.loadgen import produce
 

@@ -24,6 +24,7 @@ def main(dags_folder: str) -> None:
     import importlib.util
 
     import airflow.sdk  # noqa: F401 - the framework's own import cost is not the DAG file's
+
     import pipelines.settings  # noqa: F401
 
     framework_seconds = time.perf_counter() - started
@@ -78,10 +79,15 @@ def main(dags_folder: str) -> None:
         overrides["path_safe"] = module.path_safe("manual__2026-01-01T00:00:00+00:00")
         policy = module.FailFastOnBadData()
         overrides["policy_on_bad_data"] = policy.evaluate(
-            RuntimeError("Process returned non-zero exit status 1.\n[bad-data] validate: feedback: 1 expectation(s) failed"),
-            1, 3,
+            RuntimeError(
+                "Process returned non-zero exit status 1.\n[bad-data] validate: feedback: 1 expectation(s) failed"
+            ),
+            1,
+            3,
         ).action.value
-        overrides["policy_on_other_errors"] = policy.evaluate(RuntimeError("connection refused"), 1, 3).action.value
+        overrides["policy_on_other_errors"] = policy.evaluate(
+            RuntimeError("connection refused"), 1, 3
+        ).action.value
     print(json.dumps({
         "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
         "framework_import_seconds": round(framework_seconds, 3),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from infra.airflow import DAGS_FOLDER
-from tests.airflow.conftest import DAG_ID
+from infra.dag_runs import RETRAIN_DAG as DAG_ID
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,9 @@ def test_no_heavy_imports_and_import_time_is_bounded(probe):
     assert probe["heavy_modules"] == [], "DAG files must not import the ML stack at top level"
     for name, seconds in probe["file_import_seconds"].items():
         assert seconds < MAX_IMPORT_SECONDS, f"{name} took {seconds:.1f}s to import"
-    print(f"airflow.sdk + settings import {probe['framework_import_seconds']}s; DAG files {probe['file_import_seconds']}")
+    print(
+        f"airflow.sdk + settings import {probe['framework_import_seconds']}s; DAG files {probe['file_import_seconds']}"
+    )
 
 
 def test_no_cycles_and_pipeline_order(probe):
@@ -54,7 +56,7 @@ def test_no_cycles_and_pipeline_order(probe):
     except CycleError as exc:  # pragma: no cover - the assertion message is the point
         pytest.fail(f"cycle in {DAG_ID}: {exc}")
     assert order == PIPELINE_ORDER
-    for upstream, task_id in zip(PIPELINE_ORDER, PIPELINE_ORDER[1:]):
+    for upstream, task_id in zip(PIPELINE_ORDER, PIPELINE_ORDER[1:], strict=False):
         assert tasks[task_id]["upstream"] == [upstream]
 
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.airflow.conftest import AirflowHome, DagTestResult, dags_test
+from infra.dag_runs import RETRAIN_TASKS, AirflowHome, DagTestResult, dags_test
+from pipelines.landed import write_part_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-STAGES = ["load_feedback", "validate", "preprocess", "train", "evaluate", "register", "promote", "commit_feedback"]
+STAGES = list(RETRAIN_TASKS)
 
 
 def feedback_events(ah: AirflowHome, start: int, count: int) -> list[dict]:
@@ -38,14 +38,8 @@ def feedback_events(ah: AirflowHome, start: int, count: int) -> list[dict]:
 
 
 def land(ah: AirflowHome, name: str, events: list[dict]) -> Path:
-    """Write one committed part file under feedback_dir/dt=<UTC date of the events>/ (what the Flink job does)."""
-    dt = datetime.fromtimestamp(events[0]["ts"] / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
-    path = ah.settings.feedback_dir / f"dt={dt}" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{name}.inprogress")
-    tmp.write_text("".join(json.dumps(e) + "\n" for e in events))
-    tmp.rename(path)  # atomic, like a rolled part file
-    return path
+    """One committed part file in the landed format (what the Flink job writes)."""
+    return write_part_file(ah.settings.feedback_dir, name, events)
 
 
 def snapshot_ids(ah: AirflowHome, run: DagTestResult) -> list[str]:
@@ -155,7 +149,11 @@ def test_worse_config_leaves_champion_unchanged(airflow_home, worse_run):
     assert champion_version(airflow_home) == "1"
     decision = stage_output(airflow_home, worse_run, "promote")
     assert decision["promoted"] is False and decision["champion_version"] == "1", decision
-    tags = mlflow_client(airflow_home).get_run(stage_output(airflow_home, worse_run, "register")["run_id"]).data.tags
+    tags = (
+        mlflow_client(airflow_home)
+        .get_run(stage_output(airflow_home, worse_run, "register")["run_id"])
+        .data.tags
+    )
     assert tags["promotion.decision"] == "rejected"
 
 
@@ -198,7 +196,9 @@ def test_feedback_watch_announces_only_enough_new_feedback(airflow_home, corrupt
 
     def watch(threshold: int) -> tuple[str, int]:
         env = {**airflow_home.env, "MOVIEREC_RETRAIN_MIN_NEW_FEEDBACK": str(threshold)}
-        result = run_airflow(airflow_home.settings, ["dags", "test", "movielens_feedback_watch"], env, timeout=300)
+        result = run_airflow(
+            airflow_home.settings, ["dags", "test", "movielens_feedback_watch"], env, timeout=300
+        )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         with sqlite3.connect(airflow_home.home / "airflow.db") as db:
             state = db.execute("SELECT state FROM task_instance WHERE dag_id = 'movielens_feedback_watch' "

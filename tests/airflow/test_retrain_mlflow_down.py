@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import pytest
 
+from infra.dag_runs import AirflowHome, DagTestResult, dags_test
 from infra.mlflow_server import mlflow_process, server_url
-from infra.processes import ManagedProcess, port_open
+from infra.processes import ManagedProcess, free_port, port_open
 from pipelines.settings import Settings
-from tests.airflow.conftest import AirflowHome, DagTestResult, dags_test, new_airflow_home
-from tests.helpers import free_port, registry_state, small_settings
+from tests.helpers import registry_state, small_settings
+from tests.plugins.airflow import small_airflow_home
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -31,7 +32,9 @@ RETRIES = 1
 class Registry:
     settings: Settings  # tracking URI = the server
     server: ManagedProcess
-    airflow: AirflowHome  # its own metadata DB: the feedback asset's URI (the var dir) differs from the session's
+    airflow: (
+        AirflowHome  # its own metadata DB: the feedback asset's URI (the var dir) differs from the session's
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,7 @@ def registry(tmp_path_factory) -> Iterator[Registry]:
         server.start(timeout=180)
         result = run_all(settings, run_id="mlflow-down-v1")
         assert result["promote"]["promoted"], result["promote"]
-        yield Registry(settings, server, new_airflow_home(root / "airflow_home", settings))
+        yield Registry(settings, server, small_airflow_home(root / "airflow_home", settings))
     finally:
         server.stop()
 

@@ -14,10 +14,10 @@ import pytest
 
 from infra.processes import descendants, pid_alive
 from tests.browser import chromium_page
-from tests.helpers import FIXTURE_DATA_ROOT, REPO_ROOT, free_port
+from tests.helpers import FIXTURE_DATA_ROOT, REPO_ROOT, SCREENSHOTS_DIR, free_port
 
 ML_PY = str(REPO_ROOT / ".venvs" / "ml" / "bin" / "python")
-SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+SCREENSHOTS = SCREENSHOTS_DIR
 SCREENSHOT = SCREENSHOTS / "e2e-page.png"
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -122,7 +122,9 @@ def test_full_loop_from_nothing(stack_env):
     left = sorted(p for p in family if pid_alive(p))
     assert not left, f"processes left running after down: {left}"
     snapshots = [p.read_text() for p in settings.runs_dir.glob("*/feedback.jsonl")]
-    consumed = {json.loads(line)["event_id"] for text in snapshots for line in text.splitlines() if line.strip()}
+    consumed = {
+        json.loads(line)["event_id"] for text in snapshots for line in text.splitlines() if line.strip()
+    }
     assert set(result.event_ids) <= consumed, "the retrain run must have read every landed click"
 
 

@@ -2,8 +2,8 @@
 (moto) holding a durable tansu broker, and one real `bentoml serve` replica that reads the champion through the
 MLflow server and publishes clicks to that broker. Everything on free loopback ports, stopped by PID.
 
-The serving fixtures are imported (not copied) from tests/serving/conftest.py; re-registered here they give
-this directory its own session champion, so stopping *this* MLflow server never touches the serving tests.
+The serving fixtures of the tests.plugins.serving plugin are re-registered here (not copied): that gives this
+directory its own session champion, so stopping *this* MLflow server never touches the serving tests.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from infra.broker import broker_process
 from infra.mlflow_server import mlflow_process, server_url
 from infra.processes import ManagedProcess, port_open
 from pipelines.settings import Settings
-from infra.broker import broker_process
 from tests.helpers import free_port
-from tests.serving.conftest import champion, serving_process, serving_settings, start_all, trained  # noqa: F401
+from tests.plugins.serving import champion, serving_process, serving_settings, start_all, trained  # noqa: F401
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 BUCKET = "tansu"
@@ -31,7 +31,9 @@ class FaultStack:
     """Handles on the processes the fault tests break and restart."""
 
     settings: Settings  # the service's view: S3 broker bootstrap, MLflow server URI
-    store: Settings  # the MLflow store the server serves (the session champion's var dir), on the server's port
+    store: (
+        Settings  # the MLflow store the server serves (the session champion's var dir), on the server's port
+    )
     moto: ManagedProcess
     broker: ManagedProcess
     mlflow: ManagedProcess
@@ -61,7 +63,10 @@ def create_bucket(endpoint: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def fault_stack(trained: Settings, tmp_path_factory) -> Iterator[FaultStack]:
+def fault_stack(
+    trained: Settings,  # noqa: F811 - the directory-local fixture above
+    tmp_path_factory,
+) -> Iterator[FaultStack]:
     store = trained.model_copy(update={"mlflow_port": free_port()})
     uri = server_url(store)
     settings = trained.model_copy(update={
@@ -86,7 +91,9 @@ def fault_stack(trained: Settings, tmp_path_factory) -> Iterator[FaultStack]:
         broker.start(timeout=30)
         started.append(service)
         service.start(timeout=240)
-        yield FaultStack(settings, store, moto, broker, mlflow, service, f"http://127.0.0.1:{service.cmd[-1]}")
+        yield FaultStack(
+            settings, store, moto, broker, mlflow, service, f"http://127.0.0.1:{service.cmd[-1]}"
+        )
     finally:
         for proc in reversed(started):
             proc.stop()

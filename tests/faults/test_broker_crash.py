@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from streaming.offsets import high_watermarks
-from tests.serving.test_kafka_clicks import read_topic
+from tests.helpers import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -27,7 +27,9 @@ CLIENTS = 2
 
 @dataclass
 class CrashRun:
-    phases: dict[str, list[tuple[int | str, str | None]]] = field(default_factory=dict)  # phase -> (status, event_id)
+    phases: dict[str, list[tuple[int | str, str | None]]] = field(
+        default_factory=dict
+    )  # phase -> (status, event_id)
     in_topic: set[str] = field(default_factory=set)
     topic_records: int = 0
 
@@ -56,7 +58,10 @@ def crash_run(fault_stack, champion) -> CrashRun:
         with httpx.Client(base_url=stack.base_url, timeout=30) as client:
             while not stop.is_set():
                 i += 1
-                body = {"user_id": 1 + (worker * 7919 + i) % 600, "movie_id": movies[(worker * 31 + i) % len(movies)]}
+                body = {
+                    "user_id": 1 + (worker * 7919 + i) % 600,
+                    "movie_id": movies[(worker * 31 + i) % len(movies)],
+                }
                 current = phase[0]
                 try:
                     resp = client.post("/click", json=body)

@@ -21,7 +21,9 @@ RUN_ID = "faults-mlflow-down"
 TRAIN_STAGES = ("validate", "preprocess", "train", "evaluate")  # none of these talks to MLflow
 
 
-def test_mlflow_down_serving_continues_register_fails_fast_champion_unchanged(fault_stack, champion, monkeypatch):
+def test_mlflow_down_serving_continues_register_fails_fast_champion_unchanged(
+    fault_stack, champion, monkeypatch
+):
     stack, s = fault_stack, fault_stack.settings
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
@@ -37,7 +39,7 @@ def test_mlflow_down_serving_continues_register_fails_fast_champion_unchanged(fa
     try:
         time.sleep(3 * s.model_poll_interval_s + 1)  # the service's registry poll has failed by now
         statuses, versions = [], set()
-        for i in range(60):
+        for _i in range(60):
             resp = client.get(f"/recommendations/{user}", params={"k": 10})
             statuses.append(resp.status_code)
             if resp.status_code == 200:
@@ -55,10 +57,14 @@ def test_mlflow_down_serving_continues_register_fails_fast_champion_unchanged(fa
             run_stage("register", RUN_ID, None, s)
         took = time.monotonic() - started
         message = str(failure.value)
-        print(f"[mlflow down] register failed after {took:.1f}s: {type(failure.value).__name__}: {message[:300]}")
+        print(
+            f"[mlflow down] register failed after {took:.1f}s: {type(failure.value).__name__}: {message[:300]}"
+        )
         assert took < 60, f"register should fail fast, not hang ({took:.0f}s)"
         assert f"127.0.0.1:{stack.store.mlflow_port}" in message, message[:500]
-        assert any(w in message for w in ("Connection refused", "Max retries", "Failed to establish")), message[:500]
+        assert any(w in message for w in ("Connection refused", "Max retries", "Failed to establish")), (
+            message[:500]
+        )
         assert not (s.runs_dir / RUN_ID / "register.json").exists()
     finally:
         stack.mlflow.start(timeout=180)

@@ -4,8 +4,9 @@ import socket
 
 import pytest
 
+from infra.processes import free_port
 from infra.stack import StackError, preflight, status
-from tests.helpers import free_port, small_settings
+from tests.helpers import small_settings
 
 
 @pytest.fixture

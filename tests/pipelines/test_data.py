@@ -30,7 +30,9 @@ def test_ml_100k_reads_latin1_titles_and_genre_flags():
 
 def _write_ml1m(folder: Path, ratings: str | None) -> None:
     folder.mkdir(parents=True)
-    (folder / "movies.dat").write_bytes("1::Amélie (2001)::Comedy|Romance\n2::Heat (1995)::Action\n".encode("latin-1"))
+    (folder / "movies.dat").write_bytes(
+        "1::Amélie (2001)::Comedy|Romance\n2::Heat (1995)::Action\n".encode("latin-1")
+    )
     if ratings is not None:
         (folder / "ratings.dat").write_text(ratings)
 
@@ -38,7 +40,12 @@ def _write_ml1m(folder: Path, ratings: str | None) -> None:
 def test_ml_1m_format(tmp_path):
     _write_ml1m(tmp_path / "ml-1m", "1::1::5::978300760\n2::2::3::978300761\n")
     data = load_movielens(tmp_path, "ml-1m")
-    assert data.ratings.to_dict("records")[0] == {"user_id": 1, "item_id": 1, "rating": 5.0, "timestamp": 978300760}
+    assert data.ratings.to_dict("records")[0] == {
+        "user_id": 1,
+        "item_id": 1,
+        "rating": 5.0,
+        "timestamp": 978300760,
+    }
     assert data.movies.title.tolist() == ["Amélie", "Heat"]
 
 
@@ -58,8 +65,12 @@ def test_unknown_dataset_and_missing_dir(tmp_path):
 def test_bad_rows_fail_with_file_and_count(tmp_path):
     folder = tmp_path / "ml-latest-small"
     folder.mkdir()
-    pd.DataFrame({"movieId": [1], "title": ["X (2000)"], "genres": ["Drama"]}).to_csv(folder / "movies.csv", index=False)
-    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,100\nabc,1,3.0,101\n2,1,,102\n")
+    pd.DataFrame({"movieId": [1], "title": ["X (2000)"], "genres": ["Drama"]}).to_csv(
+        folder / "movies.csv", index=False
+    )
+    (folder / "ratings.csv").write_text(
+        "userId,movieId,rating,timestamp\n1,1,4.0,100\nabc,1,3.0,101\n2,1,,102\n"
+    )
     with pytest.raises(DataError, match=r"ratings\.csv: 2 malformed rating row\(s\), first at data row 2"):
         load_movielens(tmp_path, "ml-latest-small")
 

@@ -37,8 +37,14 @@ def test_out_of_range_nulls_and_duplicates_are_named(data):
 
 
 def _event(**kw):
-    base = {"event_id": str(uuid.uuid4()), "user_id": 1, "movie_id": 1, "event": "click",
-            "ts": int(time.time() * 1000), "source": "web"}
+    base = {
+        "event_id": str(uuid.uuid4()),
+        "user_id": 1,
+        "movie_id": 1,
+        "event": "click",
+        "ts": int(time.time() * 1000),
+        "source": "web",
+    }
     return {**base, **kw}
 
 
@@ -49,8 +55,15 @@ def test_feedback_empty_batch_is_valid_and_good_batch_passes():
 
 def test_corrupt_feedback_fails():
     dup = str(uuid.uuid4())
-    df = pd.DataFrame([_event(event_id=dup), _event(event_id=dup), _event(event="hover"), _event(user_id=-1),
-                       _event(ts=int(time.time() * 1000) + 86_400_000)])
+    df = pd.DataFrame(
+        [
+            _event(event_id=dup),
+            _event(event_id=dup),
+            _event(event="hover"),
+            _event(user_id=-1),
+            _event(ts=int(time.time() * 1000) + 86_400_000),
+        ]
+    )
     with pytest.raises(DataValidationError) as err:
         validate_feedback(df)
     message = str(err.value)

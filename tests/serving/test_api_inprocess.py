@@ -66,7 +66,9 @@ def test_http_recommendations_and_legacy_predict(client, champion):
     assert resp.status_code == 200
     body = resp.json()
     assert body["strategy"] == "personalized" and body["model"]["version"] == champion.version
-    assert len(body["items"]) == 5 and {"movie_id", "title", "genres", "year", "score"} <= set(body["items"][0])
+    assert len(body["items"]) == 5 and {"movie_id", "title", "genres", "year", "score"} <= set(
+        body["items"][0]
+    )
     legacy = client.get("/predict/anonymous").json()
     assert legacy["strategy"] == "cold_start" and len(legacy["recommendations"]) == 10
     assert client.get("/model").json()["catalog_size"] == len(champion.recommender.movies)
@@ -83,10 +85,20 @@ def test_http_recommendations_and_legacy_predict(client, champion):
         ("get", "/recommendations/1?genres=NoSuchGenre", {}, 422),
         ("get", "/predict/12abc", {}, 422),
         ("get", "/predict/99999999999", {}, 422),
-        ("post", "/click", {"content": b'{"user_id": 1', "headers": {"content-type": "application/json"}}, 400),
+        (
+            "post",
+            "/click",
+            {"content": b'{"user_id": 1', "headers": {"content-type": "application/json"}},
+            400,
+        ),
         ("post", "/click", {"content": b"\xff\xfe", "headers": {"content-type": "application/json"}}, 400),
         ("post", "/click", {"content": b"", "headers": {"content-type": "application/json"}}, 400),
-        ("post", "/click", {"content": b'{"user_id": 1, "movie_id": 1}', "headers": {"content-type": "text/plain"}}, 415),
+        (
+            "post",
+            "/click",
+            {"content": b'{"user_id": 1, "movie_id": 1}', "headers": {"content-type": "text/plain"}},
+            415,
+        ),
         ("post", "/click", {"content": b"user_id=1&movie_id=1"}, 415),
         ("post", "/click", {"json": {"user_id": 1, "movie_id": 1, "pad": "x" * 10_000}}, 413),
         ("post", "/click", {"json": {"user_id": "one", "movie_id": 1}}, 422),

@@ -6,29 +6,14 @@ import json
 import time
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
+from infra.processes import free_port
 from pipelines.events import ClickEvent
 from serving.clicks import ClickNotAcknowledged, ClickPublisher
 from serving.recent_clicks import ClickTopicFollower, RecentClicks
-from tests.helpers import free_port, wait_until
+from tests.helpers import read_topic, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def read_topic(bootstrap: str, topic: str, partitions: int, want: int, timeout: float = 10.0) -> list:
-    """Every record of the topic from offset 0 (no consumer group), until `want` records or the timeout."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    records, deadline = [], time.monotonic() + timeout
-    try:
-        while len(records) < want and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is not None and msg.error() is None:
-                records.append(msg)
-    finally:
-        consumer.close()
-    return records
 
 
 def test_publish_is_acked_keyed_by_user_and_followed(broker):

@@ -24,7 +24,13 @@ class TestClickBodies:
 
     def test_legacy_camel_case_body_converts_epoch_seconds(self):
         ev = click_event_from_body({"userId": 1, "movieId": 10, "timestamp": 1694582374}, NOW, 300)
-        assert (ev.user_id, ev.movie_id, ev.event, ev.ts, ev.source) == (1, 10, "click", 1694582374000, "legacy-api")
+        assert (ev.user_id, ev.movie_id, ev.event, ev.ts, ev.source) == (
+            1,
+            10,
+            "click",
+            1694582374000,
+            "legacy-api",
+        )
 
     def test_two_clicks_get_distinct_event_ids(self):
         a = click_event_from_body({"user_id": 1, "movie_id": 1}, NOW, 300)
@@ -112,7 +118,9 @@ class TestModelWatcher:
 
     def test_swaps_when_the_alias_moves_and_not_before(self):
         holder, registry = ChampionHolder(), {"version": "1"}
-        watcher = ModelWatcher(holder, lambda: registry["version"], lambda: self.fake_champion(registry["version"]), 1)
+        watcher = ModelWatcher(
+            holder, lambda: registry["version"], lambda: self.fake_champion(registry["version"]), 1
+        )
         assert watcher.check_once() and holder.version == "1"
         assert not watcher.check_once() and holder.swaps == 1
         registry["version"] = "2"
@@ -149,7 +157,9 @@ class TestModelWatcher:
 
     def test_background_thread_picks_up_a_promotion(self):
         holder, registry = ChampionHolder(), {"version": "1"}
-        watcher = ModelWatcher(holder, lambda: registry["version"], lambda: self.fake_champion(registry["version"]), 0.05)
+        watcher = ModelWatcher(
+            holder, lambda: registry["version"], lambda: self.fake_champion(registry["version"]), 0.05
+        )
         watcher.check_once()
         watcher.start()
         try:

@@ -15,14 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from infra.processes import free_port
 from tests.browser import chromium_page
-from tests.helpers import REPO_ROOT, free_port, wait_until
-from tests.serving.conftest import serving_process, start_all
-from tests.serving.test_kafka_clicks import read_topic
+from tests.helpers import SCREENSHOTS_DIR, read_topic, wait_until
+from tests.plugins.serving import serving_process, start_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SCREENSHOT = REPO_ROOT / "docs" / "screenshots" / "serving-page.png"
+SCREENSHOT = SCREENSHOTS_DIR / "serving-page.png"
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,11 @@ def test_health_ready_model_metrics(a, champion):
     assert a.get("/healthz").status_code == 200
     assert a.get("/readyz").status_code == 200
     model = a.get("/model").json()
-    assert (model["name"], model["version"], model["alias"]) == (champion.model_name, champion.version, "champion")
+    assert (model["name"], model["version"], model["alias"]) == (
+        champion.model_name,
+        champion.version,
+        "champion",
+    )
     assert model["metrics"]["ndcg_at_10"] >= 0
     metrics = a.get("/metrics")
     assert metrics.status_code == 200 and "bentoml_" in metrics.text
@@ -88,7 +92,9 @@ def test_fresh_click_is_excluded_here_at_once_and_on_the_other_replica_within_2s
     wait_until(lambda: top not in ids(b.get(f"/recommendations/{user}", params={"k": 10})), 2.0,
                interval=0.05, what="replica b to exclude the click")  # fmt: skip
     assert time.monotonic() - acked_at <= 2.0
-    records = read_topic(trained.kafka_bootstrap, trained.clicks_topic, trained.clicks_partitions, want=10**6, timeout=3)
+    records = read_topic(
+        trained.kafka_bootstrap, trained.clicks_topic, trained.clicks_partitions, want=10**6, timeout=3
+    )
     mine = [r for r in records if json.loads(r.value())["event_id"] == event_id]
     assert len(mine) == 1 and mine[0].key() == str(user).encode()
     assert json.loads(mine[0].value())["movie_id"] == top
@@ -99,18 +105,26 @@ def test_legacy_api(a, b, champion):
     resp = a.post("/click", json={"userId": 1, "movieId": movie, "timestamp": 1694582374})
     assert resp.status_code == 202 and resp.json()["ts"] == 1694582374000
     anon = a.get("/predict/anonymous").json()
-    assert anon["user_id"] == "anonymous" and anon["strategy"] == "cold_start" and len(anon["recommendations"]) == 10
+    assert (
+        anon["user_id"] == "anonymous"
+        and anon["strategy"] == "cold_start"
+        and len(anon["recommendations"]) == 10
+    )
     user = known_user(champion)
     assert a.get(f"/predict/{user}").json()["strategy"] == "personalized"
     debug = a.get("/debug").json()
     assert debug["status"] == "ok" and "GET /predict/{user_id}" in debug["endpoints"] and debug["example"]
     # the other replica learnt the legacy click from the topic too
-    wait_until(lambda: b.get("/debug").json()["recent_clicks"]["follower"]["consumed"] >= 2, 3, what="b follows")
+    wait_until(
+        lambda: b.get("/debug").json()["recent_clicks"]["follower"]["consumed"] >= 2, 3, what="b follows"
+    )
 
 
 def test_batch_clicks_and_post_recommend(a, champion):
     movies = list(champion.recommender.movies)[:3]
-    resp = a.post("/clicks", json={"events": [{"user_id": 4242, "movie_id": m, "event": "watch"} for m in movies]})
+    resp = a.post(
+        "/clicks", json={"events": [{"user_id": 4242, "movie_id": m, "event": "watch"} for m in movies]}
+    )
     assert resp.status_code == 202 and resp.json()["count"] == 3
     out = a.post("/recommend", json={"user_id": 4242, "k": 50})
     assert out.status_code == 200 and out.json()["strategy"] == "cold_start"
@@ -131,7 +145,9 @@ def test_client_event_id_is_kept_so_a_retry_is_the_same_event(a, champion, train
     assert first.json()["event_id"] == retry.json()["event_id"] == key
     batch = a.post("/clicks", json={"events": [body]})
     assert batch.status_code == 202 and batch.json()["event_ids"] == [key]
-    records = read_topic(trained.kafka_bootstrap, trained.clicks_topic, trained.clicks_partitions, want=10**6, timeout=3)
+    records = read_topic(
+        trained.kafka_bootstrap, trained.clicks_topic, trained.clicks_partitions, want=10**6, timeout=3
+    )
     copies = [json.loads(r.value()) for r in records if json.loads(r.value())["event_id"] == key]
     assert len(copies) == 3 and {c["movie_id"] for c in copies} == {movie}
 
@@ -148,7 +164,12 @@ BAD = [
     ("POST", "/click", b'{"user_id": -5, "movie_id": 1}', "application/json"),
     ("POST", "/click", b'{"user_id": 1, "movie_id": 1, "event_id": "not-a-uuid"}', "application/json"),
     ("POST", "/click", b'{"userId": "x", "movieId": 1}', "application/json"),
-    ("POST", "/click", b'{"user_id": 1, "movie_id": 1, "pad": "' + b"x" * 100_000 + b'"}', "application/json"),
+    (
+        "POST",
+        "/click",
+        b'{"user_id": 1, "movie_id": 1, "pad": "' + b"x" * 100_000 + b'"}',
+        "application/json",
+    ),
     ("POST", "/clicks", b'{"events": "nope"}', "application/json"),
     ("POST", "/recommend", b'{"user_id": 1, "k": 1000}', "application/json"),
     ("POST", "/recommend", b'{"user_id": "abc"}', "application/json"),
@@ -180,7 +201,9 @@ def test_schemathesis_fuzz_finds_no_server_errors(a, tmp_path):
     )  # fmt: skip
     assert strict.returncode == 0, strict.stdout[-6000:]
     # BentoML's own /recommend: its generated 400 schema does not match BentoML's own error body; only ask for no 5xx
-    native = run_schemathesis(base, tmp_path, "--include-path", "/recommend", "--checks", "not_a_server_error")
+    native = run_schemathesis(
+        base, tmp_path, "--include-path", "/recommend", "--checks", "not_a_server_error"
+    )
     assert native.returncode == 0, native.stdout[-6000:]
     assert a.get("/healthz").status_code == 200
 
@@ -231,7 +254,9 @@ def test_hot_swap_on_promotion_drops_no_request(a, b, champion, trained):
                 try:
                     resp = client.get(url)
                     body = resp.json()
-                    version = body.get("model", {}).get("version") if "model" in body else body.get("model_version")
+                    version = (
+                        body.get("model", {}).get("version") if "model" in body else body.get("model_version")
+                    )
                     results.append((resp.status_code, version))
                 except Exception as exc:  # noqa: BLE001 - counted as a failed request
                     results.append((f"{type(exc).__name__}", None))

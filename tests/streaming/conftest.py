@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import Settings
 from infra.broker import start_broker, stop_broker
+from pipelines.settings import Settings
 from streaming.topics import ensure_topics
 from tests.helpers import FIXTURE_DATA_ROOT, free_port
 
@@ -19,7 +19,9 @@ PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 @pytest.fixture(scope="session")
 def broker_settings(tmp_path_factory) -> Iterator[Settings]:
     """A tansu broker on a free loopback port for the whole session, stopped by PID at the end."""
-    settings = Settings(var_dir=tmp_path_factory.mktemp("broker") / "var", kafka_bootstrap=f"127.0.0.1:{free_port()}")
+    settings = Settings(
+        var_dir=tmp_path_factory.mktemp("broker") / "var", kafka_bootstrap=f"127.0.0.1:{free_port()}"
+    )
     start_broker(settings)
     yield settings
     stop_broker(settings)

@@ -26,7 +26,9 @@ def main(corpus_file: str, out_file: str, skew_s: int) -> None:
     schema = DataTypes.ROW([DataTypes.FIELD("payload", DataTypes.STRING()),
                             DataTypes.FIELD("kafka_partition", DataTypes.INT()),
                             DataTypes.FIELD("kafka_offset", DataTypes.BIGINT())])  # fmt: skip
-    t_env.create_temporary_view("corpus", t_env.from_elements([(p, 0, i) for i, p in enumerate(payloads)], schema))
+    t_env.create_temporary_view(
+        "corpus", t_env.from_elements([(p, 0, i) for i, p in enumerate(payloads)], schema)
+    )
     job.register_checked(t_env, "corpus", skew_s)
     table = t_env.sql_query(
         "SELECT kafka_offset, ok, reason, schema_version, event_id, user_id, movie_id, event, ts, source FROM checked"

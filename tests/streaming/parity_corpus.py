@@ -35,7 +35,12 @@ def corpus(n_random: int = 300, seed: int = 7) -> list[str | None]:
     # the canonical form (what serving and loadgen write): the SQL fast path
     cases += [ClickEvent(user_id=1 + i, movie_id=1 + 7 * i, event=e).model_dump_json() for i, e in
               enumerate(("click", "like", "watch"))]  # fmt: skip
-    cases += [_dump(base, separators=(",", ":")), _dump(base), _dump(base, indent=2), " \n" + _dump(base) + "\r\n\t"]
+    cases += [
+        _dump(base, separators=(",", ":")),
+        _dump(base),
+        _dump(base, indent=2),
+        " \n" + _dump(base) + "\r\n\t",
+    ]
     for name, values in {
         "schema_version": [0, 2, "1", 1.0, True, None, -1],
         "event_id": [str(uuid.uuid4()).upper(), uuid.uuid4().hex, f"{{{uuid.uuid4()}}}", f"urn:uuid:{uuid.uuid4()}",
@@ -66,7 +71,9 @@ def corpus(n_random: int = 300, seed: int = 7) -> list[str | None]:
     # random single-character mutations of canonical payloads
     alphabet = '{}[]":,0123456789-abcdefxyzABC \n\\.eE+'
     for _ in range(n_random):
-        text = list(ClickEvent(user_id=rng.randint(1, 999), movie_id=rng.randint(1, 99_999)).model_dump_json())
+        text = list(
+            ClickEvent(user_id=rng.randint(1, 999), movie_id=rng.randint(1, 99_999)).model_dump_json()
+        )
         pos = rng.randrange(len(text))
         op = rng.choice(("replace", "insert", "delete"))
         if op == "replace":

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from infra.broker import broker_status, start_broker
 from confluent_kafka import TopicPartition
 
+from infra.broker import broker_status, start_broker
 from streaming.kafka import consumer
 from streaming.offsets import commit_offsets, high_watermarks, lag
 from streaming.topics import ensure_topics, partition_count
@@ -22,7 +21,10 @@ def test_broker_is_managed_and_reused(broker_settings):
 
 
 def test_topics_are_created_once(stream_settings):
-    assert ensure_topics(stream_settings) == {stream_settings.clicks_topic: "exists", stream_settings.dlq_topic: "exists"}
+    assert ensure_topics(stream_settings) == {
+        stream_settings.clicks_topic: "exists",
+        stream_settings.dlq_topic: "exists",
+    }
     assert partition_count(stream_settings, stream_settings.clicks_topic) == 3
 
 
@@ -36,7 +38,9 @@ def test_high_watermarks_count_every_record_even_in_multi_record_batches(stream_
     probe = consumer(stream_settings.kafka_bootstrap, "probe")
     try:
         for p, end in ends.items():
-            listed = probe.get_watermark_offsets(TopicPartition(stream_settings.clicks_topic, p), timeout=5)[1]
+            listed = probe.get_watermark_offsets(TopicPartition(stream_settings.clicks_topic, p), timeout=5)[
+                1
+            ]
             assert listed <= end
     finally:
         probe.close()
@@ -46,6 +50,11 @@ def test_lag_is_true_end_minus_committed(stream_settings):
     produce(stream_settings, valid_events(300))
     ends = high_watermarks(stream_settings.kafka_bootstrap, stream_settings.clicks_topic)
     group = stream_settings.flink_consumer_group
-    commit_offsets(stream_settings.kafka_bootstrap, group, stream_settings.clicks_topic, {p: e // 2 for p, e in ends.items()})
+    commit_offsets(
+        stream_settings.kafka_bootstrap,
+        group,
+        stream_settings.clicks_topic,
+        {p: e // 2 for p, e in ends.items()},
+    )
     report = lag(stream_settings.kafka_bootstrap, group, stream_settings.clicks_topic)
     assert {p: r["lag"] for p, r in report.items()} == {p: e - e // 2 for p, e in ends.items()}

@@ -9,16 +9,27 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.events import ClickEvent
 from pipelines import landed as store
+from pipelines.events import ClickEvent
 from streaming.job import classify, classify_without_nulls, latest_checkpoint, offsets_spec
 from tests.streaming.helpers import INVALID_PAYLOADS
 
 
 def test_classify_accepts_a_valid_event_and_normalises_it():
     event = ClickEvent(user_id=3, movie_id=7, event="like")
-    ok, reason, checked_at, version, event_id, user, movie, kind, ts, source = classify(event.model_dump_json(), 300)
-    assert (ok, reason, version, user, movie, kind, ts, source) == (True, None, 1, 3, 7, "like", event.ts, "web")
+    ok, reason, checked_at, version, event_id, user, movie, kind, ts, source = classify(
+        event.model_dump_json(), 300
+    )
+    assert (ok, reason, version, user, movie, kind, ts, source) == (
+        True,
+        None,
+        1,
+        3,
+        7,
+        "like",
+        event.ts,
+        "web",
+    )
     assert event_id == str(event.event_id) and checked_at >= event.ts
 
 
@@ -46,7 +57,13 @@ def test_far_future_reason_names_the_skew():
 def test_committed_files_skips_in_progress_markers_and_uncompacted(tmp_path: Path):
     part = tmp_path / "dt=2026-01-02"
     part.mkdir()
-    for name in ("compacted-part-a-0-0", ".part-b-0-1.inprogress.x", "_SUCCESS", "uncompacted-part-c-0-2", "part-d"):
+    for name in (
+        "compacted-part-a-0-0",
+        ".part-b-0-1.inprogress.x",
+        "_SUCCESS",
+        "uncompacted-part-c-0-2",
+        "part-d",
+    ):
         (part / name).write_text("{}\n")
     (tmp_path / "not-a-partition").mkdir()
     assert store.committed_files(tmp_path) == {"2026-01-02": ["compacted-part-a-0-0", "part-d"]}

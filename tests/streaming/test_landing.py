@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from pipelines.feedback import commit_feedback_watermark, read_landed_feedback, snapshot_new_feedback
 from infra import flink_job as jobctl
+from pipelines.feedback import commit_feedback_watermark, read_landed_feedback, snapshot_new_feedback
 from streaming.dlq import read_dlq
 from tests.helpers import wait_until
 from tests.streaming.helpers import INVALID_PAYLOADS, landed_file_ids, landed_pg_ids, produce, valid_events
@@ -81,7 +81,9 @@ def test_kill_minus_nine_then_restart_lands_every_event_exactly_once(stream_sett
         jobctl.start_job(s)
         assert jobctl.read_status(s)["restored_from"], "restart must restore the latest retained checkpoint"
         expected = {str(e.event_id) for e in events}
-        wait_until(lambda: set(landed_file_ids(s)) == expected, timeout=180, interval=1, what="all events landed")
+        wait_until(
+            lambda: set(landed_file_ids(s)) == expected, timeout=180, interval=1, what="all events landed"
+        )
         assert max(landed_file_ids(s).values()) == 1
         if s.feedback_postgres_url:
             wait_until(lambda: set(landed_pg_ids(s)) == expected, timeout=60, what="all rows in PostgreSQL")

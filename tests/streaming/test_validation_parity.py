@@ -26,7 +26,15 @@ def python_fast_path(payload: str | None) -> tuple | None:
     if payload is None or re.search(spec["regex"], payload) is None:
         return None
     v = split_fast_payload(payload)
-    return (spec["schema_version"], v["event_id"], int(v["user_id"]), int(v["movie_id"]), v["event"], int(v["ts"]), v["source"])
+    return (
+        spec["schema_version"],
+        v["event_id"],
+        int(v["user_id"]),
+        int(v["movie_id"]),
+        v["event"],
+        int(v["ts"]),
+        v["source"],
+    )
 
 
 def test_fast_path_accepts_only_what_parse_event_accepts_with_identical_fields():
@@ -71,6 +79,8 @@ def test_flink_validation_stage_matches_parse_event_on_the_corpus(tmp_path):
         elif not has_random_defaults(payload):
             assert fields == expected, payload
         fast_ok += ok and python_fast_path(payload) is not None
-        fast_rejected += not ok and python_fast_path(payload) is not None  # the future-ts rule, decided in SQL
+        fast_rejected += (
+            not ok and python_fast_path(payload) is not None
+        )  # the future-ts rule, decided in SQL
         assert checked_at >= began
     assert fast_ok > 10 and fast_rejected >= 2
