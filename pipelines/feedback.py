@@ -1,6 +1,6 @@
 """Landed click feedback for the DAG: read what the Flink job landed since a watermark, exactly once per lineage.
 
-Format written by the job: see streaming/store.py and docs/streaming.md. No Flink import here.
+Format written by the job: see pipelines/landed.py and docs/streaming.md. No Flink import here.
 
 Watermark (one JSON file per model lineage under settings.state_dir/feedback/):
 - files: committed part files are immutable and new data always arrives in new files, possibly in an
@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.settings import Settings
-from streaming.store import checked_table, committed_files
+from pipelines.landed import checked_table, committed_files
 
 COLUMNS = ["event_id", "user_id", "movie_id", "event", "ts", "source"]
 DTYPES = {"event_id": "string", "user_id": "int64", "movie_id": "int64", "event": "string", "ts": "int64", "source": "string"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pipelines.events import ClickEvent
 from pipelines.settings import Settings
-from streaming.kafka import producer
+from pipelines.kafka_config import producer
 
 EVENT_MIX = (("click", 0.8), ("like", 0.12), ("watch", 0.08))
 

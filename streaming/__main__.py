@@ -1,7 +1,0 @@
-"""`python -m streaming` entry point."""
-
-import sys
-
-from streaming.cli import main
-
-sys.exit(main())
