@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.settings import Settings
 from pipelines.landed import checked_table, committed_files
+from pipelines.settings import Settings
 
 COLUMNS = ["event_id", "user_id", "movie_id", "event", "ts", "source"]
 DTYPES = {"event_id": "string", "user_id": "int64", "movie_id": "int64", "event": "string", "ts": "int64", "source": "string"}

@@ -63,7 +63,7 @@ def broker_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
     try:
         admin(bootstrap, log_level=0).list_topics(timeout=timeout)
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure (timeout, refused, bad address) means "not ready"
         return False
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.events import ClickEvent
-from pipelines.settings import Settings
 from pipelines.kafka_config import producer
+from pipelines.settings import Settings
 
 EVENT_MIX = (("click", 0.8), ("like", 0.12), ("watch", 0.08))
 
@@ -25,7 +25,7 @@ class Population:
     movie_weights: list[float]
 
     @classmethod
-    def from_dataset(cls, dataset_dir: Path, max_rows: int = 200_000) -> "Population":
+    def from_dataset(cls, dataset_dir: Path, max_rows: int = 200_000) -> Population:
         counts: dict[int, int] = {}
         users: set[int] = set()
         with open(dataset_dir / "ratings.csv", newline="") as fh:
@@ -37,7 +37,7 @@ class Population:
         return cls(sorted(users), list(counts), [float(c) for c in counts.values()])
 
     @classmethod
-    def synthetic(cls, n_users: int = 600, n_movies: int = 9000) -> "Population":
+    def synthetic(cls, n_users: int = 600, n_movies: int = 9000) -> Population:
         movies = list(range(1, n_movies + 1))
         return cls(list(range(1, n_users + 1)), movies, [1.0 / m for m in movies])  # Zipf-like popularity
 

@@ -1,92 +1,120 @@
-"""`python -m streaming ...`: broker, topics, landing job, lag, DLQ replay, load generator (prints JSON)."""
+"""`movierec streaming ...`: broker, topics, landing job, lag, DLQ, load generator (each command prints JSON).
+
+A Typer sub-app; infra.cli registers it as `movierec streaming`. The Flink job itself runs in the Flink env
+(`python -m streaming.job`, started by infra.flink_job), which has no Typer.
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
+from typing import Annotated
 
+import typer
+
+from infra import broker as broker_ctl
+from infra import flink_job
+from infra.broker import DEFAULT_ENGINE
+from pipelines.kafka_config import ensure_topics
 from pipelines.settings import get_settings
+from streaming import dlq as dead_letters
+from streaming.loadgen import produce
+from streaming.offsets import lag as consumer_lag
+
+app = typer.Typer(help="The local tansu broker, topics, the Flink landing job, lag, DLQ and load generation.",
+                  no_args_is_help=True)  # fmt: skip
+broker_app = typer.Typer(help="The local tansu broker.", no_args_is_help=True)
+topics_app = typer.Typer(help="Topics as code.", no_args_is_help=True)
+job_app = typer.Typer(help="The Flink landing job.", no_args_is_help=True)
+dlq_app = typer.Typer(help="The dead-letter topic.", no_args_is_help=True)
+app.add_typer(broker_app, name="broker")
+app.add_typer(topics_app, name="topics")
+app.add_typer(job_app, name="job")
+app.add_typer(dlq_app, name="dlq")
 
 
 def _print(obj: object) -> None:
-    print(json.dumps(obj, indent=1, default=str))
+    typer.echo(json.dumps(obj, indent=1, default=str))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streaming", description=__doc__)
-    sub = parser.add_subparsers(dest="area", required=True)
-
-    broker = sub.add_parser("broker", help="the local tansu broker").add_subparsers(dest="action", required=True)
-    start = broker.add_parser("start")
-    start.add_argument("--storage-engine", default="memory://tansu/", help="memory://tansu/ or s3://tansu/")
-    broker.add_parser("stop")
-    broker.add_parser("status")
-
-    topics = sub.add_parser("topics").add_subparsers(dest="action", required=True)
-    topics.add_parser("create", help="create the clicks and DLQ topics if missing")
-
-    job = sub.add_parser("job", help="the Flink landing job").add_subparsers(dest="action", required=True)
-    job_start = job.add_parser("start", help="long-running; restores from the latest retained checkpoint")
-    job_start.add_argument("--fresh", action="store_true", help="ignore retained checkpoints")
-    job.add_parser("stop")
-    job.add_parser("status")
-    job.add_parser("run-bounded", help="land everything produced so far, then stop")
-
-    sub.add_parser("lag", help="committed offsets of the landing job vs true end offsets")
-
-    dlq = sub.add_parser("dlq").add_subparsers(dest="action", required=True)
-    dlq.add_parser("show", help="print the dead-letter records")
-    replay = dlq.add_parser("replay", help="re-publish DLQ events to the clicks topic")
-    replay.add_argument("--include-invalid", action="store_true", help="also those that still fail validation")
-
-    gen = sub.add_parser("loadgen", help="produce a bounded realistic click stream")
-    gen.add_argument("--count", type=int, default=1000)
-    gen.add_argument("--rate", type=float, default=200.0, help="events/s cap")
-    gen.add_argument("--seed", type=int, default=0)
-
-    args = parser.parse_args(argv)
+@broker_app.command("start")
+def broker_start(
+    storage_engine: Annotated[str, typer.Option(help="memory://tansu/ or s3://tansu/")] = DEFAULT_ENGINE,
+) -> None:
+    """Start (or reuse) the broker at settings.kafka_bootstrap."""
     settings = get_settings()
-    if args.area == "broker":
-        from streaming import broker as b
+    _print({"pid": broker_ctl.start_broker(settings, storage_engine), "bootstrap": settings.kafka_bootstrap})
 
-        if args.action == "start":
-            _print({"pid": b.start_broker(settings, args.storage_engine), "bootstrap": settings.kafka_bootstrap})
-        elif args.action == "stop":
-            _print({"stopped": b.stop_broker(settings)})
-        else:
-            _print(b.broker_status(settings))
-    elif args.area == "topics":
-        from streaming.topics import ensure_topics
 
-        _print(ensure_topics(settings))
-    elif args.area == "job":
-        from streaming import jobctl
+@broker_app.command("stop")
+def broker_stop() -> None:
+    """Stop the broker this project started."""
+    _print({"stopped": broker_ctl.stop_broker(get_settings())})
 
-        actions = {
-            "start": lambda: {"pid": jobctl.start_job(settings, fresh=args.fresh), **jobctl.read_status(settings)},
-            "stop": lambda: {"stopped": jobctl.stop_job(settings)},
-            "status": lambda: jobctl.job_status(settings),
-            "run-bounded": lambda: jobctl.run_bounded(settings),
-        }
-        _print(actions[args.action]())
-    elif args.area == "lag":
-        from streaming.offsets import lag
 
-        _print(lag(settings.kafka_bootstrap, settings.flink_consumer_group, settings.clicks_topic))
-    elif args.area == "dlq":
-        from streaming import dlq as d
+@broker_app.command("status")
+def broker_status() -> None:
+    _print(broker_ctl.broker_status(get_settings()))
 
-        if args.action == "show":
-            _print([{"partition": p, "offset": o, **r} for p, o, r in d.read_dlq(settings)])
-        else:
-            _print(d.replay_dlq(settings, include_invalid=args.include_invalid))
-    elif args.area == "loadgen":
-        from streaming.loadgen import produce
 
-        _print(produce(settings, args.count, args.rate, args.seed))
-    return 0
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the clicks and DLQ topics if missing."""
+    _print(ensure_topics(get_settings()))
+
+
+@job_app.command("start")
+def job_start(fresh: Annotated[bool, typer.Option(help="ignore retained checkpoints")] = False) -> None:
+    """Long-running; restores from the latest retained checkpoint."""
+    settings = get_settings()
+    _print({"pid": flink_job.start_job(settings, fresh=fresh), **flink_job.read_status(settings)})
+
+
+@job_app.command("stop")
+def job_stop() -> None:
+    _print({"stopped": flink_job.stop_job(get_settings())})
+
+
+@job_app.command("status")
+def job_status() -> None:
+    _print(flink_job.job_status(get_settings()))
+
+
+@job_app.command("run-bounded")
+def job_run_bounded() -> None:
+    """Land everything produced so far, then stop."""
+    _print(flink_job.run_bounded(get_settings()))
+
+
+@app.command("lag")
+def lag() -> None:
+    """Committed offsets of the landing job vs true end offsets."""
+    settings = get_settings()
+    _print(consumer_lag(settings.kafka_bootstrap, settings.flink_consumer_group, settings.clicks_topic))
+
+
+@dlq_app.command("show")
+def dlq_show() -> None:
+    """Print the dead-letter records."""
+    _print([{"partition": p, "offset": o, **r} for p, o, r in dead_letters.read_dlq(get_settings())])
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    include_invalid: Annotated[bool, typer.Option(help="also those that still fail validation")] = False,
+) -> None:
+    """Re-publish DLQ events to the clicks topic."""
+    _print(dead_letters.replay_dlq(get_settings(), include_invalid=include_invalid))
+
+
+@app.command("loadgen")
+def loadgen(
+    count: int = 1000,
+    rate: Annotated[float, typer.Option(help="events/s cap")] = 200.0,
+    seed: int = 0,
+) -> None:
+    """Produce a bounded realistic click stream."""
+    _print(produce(get_settings(), count, rate, seed))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app()
