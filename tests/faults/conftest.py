@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from infra.broker import broker_process
 from infra.mlflow_server import mlflow_process, server_url
 from infra.processes import ManagedProcess, port_open
 from pipelines.settings import Settings
-from streaming.broker import broker_process
 from tests.helpers import free_port
 from tests.serving.conftest import champion, serving_process, serving_settings, start_all, trained  # noqa: F401
 
@@ -78,8 +78,7 @@ def fault_stack(trained: Settings, tmp_path_factory) -> Iterator[FaultStack]:
     service.env = {**service.env, "MOVIEREC_MLFLOW_TRACKING_URI": uri}
     started: list[ManagedProcess] = []
     try:
-        for proc in (moto, mlflow):
-            started.append(proc)
+        started.extend((moto, mlflow))
         start_all([moto, mlflow], timeout=180)
         create_bucket(endpoint)
         started.append(broker)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from streaming.broker import broker_status, start_broker
 from confluent_kafka import TopicPartition
 
-from streaming.kafka import consumer
+from infra.broker import broker_status, start_broker
+from pipelines.kafka_config import consumer, ensure_topics, partition_count
 from streaming.offsets import commit_offsets, high_watermarks, lag
-from streaming.topics import ensure_topics, partition_count
 from tests.streaming.helpers import produce, valid_events
 
 pytestmark = pytest.mark.integration
