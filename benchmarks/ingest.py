@@ -21,14 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from infra import flink_job as jobctl
+from infra import flink_job
 from infra.broker import start_broker, stop_broker
 from pipelines.events import ClickEvent
+from pipelines.kafka_config import ensure_topics, producer
 from pipelines.landed import committed_files
 from pipelines.settings import Settings
-from streaming.kafka import producer
 from streaming.loadgen import EVENT_MIX, population, produce_event
-from streaming.topics import ensure_topics
 
 
 def free_port() -> int:
@@ -66,8 +65,7 @@ def bench_events(pop, count: int, seed: int) -> list[ClickEvent]:
     kinds, weights = zip(*EVENT_MIX, strict=True)
     events = rng.choices(kinds, weights, k=count)
     return [
-        ClickEvent(user_id=u, movie_id=m, event=e, source="bench")
-        for u, m, e in zip(users, movies, events, strict=False)
+        ClickEvent(user_id=u, movie_id=m, event=e, source="bench") for u, m, e in zip(users, movies, events)
     ]
 
 
@@ -123,7 +121,7 @@ def main() -> None:
     try:
         ensure_topics(settings)
         t0 = time.monotonic()
-        jobctl.start_job(settings)
+        flink_job.start_job(settings)
         print(json.dumps({"job_start_seconds": round(time.monotonic() - t0, 1)}), flush=True)
         watcher = LandedWatcher(settings.feedback_dir)
         time.sleep(10)  # let the Python workers come up before measuring
@@ -134,7 +132,7 @@ def main() -> None:
         print(json.dumps({"checkpoint_interval_s": settings.flink_checkpoint_interval_s,
                           "parallelism": settings.flink_parallelism, "results": results}, indent=1))  # fmt: skip
     finally:
-        jobctl.stop_job(settings)
+        flink_job.stop_job(settings)
         stop_broker(settings)
 
 

@@ -2,6 +2,7 @@
 
 Memory engine by default (topics vanish on stop). For durability across restarts, point
 `storage_engine` at `s3://tansu/` and run a local S3 emulator (see docs/streaming.md).
+Operations (infra): `movierec streaming broker start|stop|status` runs these.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import importlib.util
 from pathlib import Path
 
 from infra.processes import ManagedProcess, port_open
+from pipelines.kafka_config import broker_reachable
 from pipelines.settings import Settings
-from streaming.kafka import broker_reachable
 
 DEFAULT_ENGINE = "memory://tansu/"
 

@@ -1,6 +1,7 @@
 """Start/stop/status of the landing job (long-running, via ManagedProcess) and bounded landing runs.
 
-Runs in any env; the job itself always runs in the Flink env (`settings.venv_python("flink")`).
+Runs in any env; the job itself (`python -m streaming.job`) always runs in the Flink env
+(`settings.venv_python("flink")`) and gets the launcher's exact settings as a JSON file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from infra.processes import ManagedProcess
 from pipelines.settings import Settings
+from streaming.checkpoints import BOUNDED, LONG_RUNNING
 from streaming.offsets import commit_offsets, committed_offsets, high_watermarks
 
 JOB_NAME = "flink-landing"
@@ -51,7 +53,7 @@ def read_status(settings: Settings) -> dict:
 def job_process(settings: Settings, fresh: bool = False) -> ManagedProcess:
     """The long-running job as a ManagedProcess; ready once the job is submitted (status file has our PID)."""
     extra = ["--status-file", str(status_file(settings))] + (["--fresh"] if fresh else [])
-    cmd = job_command(settings, "long-running", _flink_dir(settings) / f"{JOB_NAME}.settings.json", *extra)
+    cmd = job_command(settings, LONG_RUNNING, _flink_dir(settings) / f"{JOB_NAME}.settings.json", *extra)
     proc = ManagedProcess(name=JOB_NAME, cmd=cmd, pids_dir=settings.pids_dir, logs_dir=settings.logs_dir)
     proc.ready = lambda: read_status(settings).get("pid") == proc.pid()
     return proc
@@ -106,11 +108,11 @@ def run_bounded(settings: Settings, timeout: float = 900.0) -> dict:
     if pending <= 0:
         return summary
     settings_file = write_settings(settings, "flink-bounded")
-    cmd = job_command(settings, "bounded", settings_file, "--stop-offsets", json.dumps(stop))
+    cmd = job_command(settings, BOUNDED, settings_file, "--stop-offsets", json.dumps(stop))
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     with open(settings.logs_dir / "flink-bounded.log", "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         returncode = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

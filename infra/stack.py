@@ -94,7 +94,7 @@ def up(settings: Settings) -> None:
     from infra import airflow
     from infra.broker import start_broker
     from infra.flink_job import start_job
-    from streaming.topics import ensure_topics
+    from pipelines.kafka_config import ensure_topics
 
     preflight(settings)
     done = step(f"broker on {settings.kafka_bootstrap}")

@@ -43,6 +43,20 @@ class InvalidEvent(ValueError):
         self.reason = reason
 
 
+# --- the future-skew rule (one definition for parse_event, the Flink SQL fast path, the serving schema check and
+# the feedback validation suite): an event may be stamped at most max_future_skew_s after "now" (clock skew)
+
+
+def latest_allowed_ts(now_ms: int, max_future_skew_s: int) -> int:
+    """The largest `ts` (epoch ms) accepted at `now_ms`; anything later is rejected as from the future."""
+    return now_ms + max_future_skew_s * 1000
+
+
+def future_ts_reason(ts: int | str, max_future_skew_s: int) -> str:
+    """The rejection reason for a too-late `ts` (what goes to the DLQ; the SQL fast path builds the same text)."""
+    return f"ts {ts} is more than {max_future_skew_s}s in the future"
+
+
 def parse_event(raw: bytes | str, now_ms: int | None = None, max_future_skew_s: int = 300) -> ClickEvent:
     """Parse and validate one raw payload; reject events stamped too far in the future."""
     try:
@@ -51,8 +65,8 @@ def parse_event(raw: bytes | str, now_ms: int | None = None, max_future_skew_s: 
         errors = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
         raise InvalidEvent(f"schema: {errors}") from None
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    if event.ts > now_ms + max_future_skew_s * 1000:
-        raise InvalidEvent(f"ts {event.ts} is more than {max_future_skew_s}s in the future")
+    if event.ts > latest_allowed_ts(now_ms, max_future_skew_s):
+        raise InvalidEvent(future_ts_reason(event.ts, max_future_skew_s))
     return event
 
 

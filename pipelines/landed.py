@@ -1,4 +1,4 @@
-"""The landed-feedback contract shared by the Flink job (writer) and pipelines.feedback (reader).
+"""The landed-feedback contract: the Flink job writes this format (streaming.sql), pipelines.feedback reads it.
 
 Files: `<feedback_dir>/dt=YYYY-MM-DD/<part file>`, JSON lines, one object per event with LANDED_FIELDS
 (dt is the UTC date of the event's `ts`, present in the path only). Names starting with "." or "_" are

@@ -11,6 +11,7 @@ import threading
 import time
 from concurrent.futures import Future, InvalidStateError
 
+from pipelines import kafka_config
 from pipelines.events import ClickEvent
 
 log = logging.getLogger(__name__)
@@ -56,16 +57,15 @@ class ClickPublisher:
         # librdkafka gives up on a message at the same deadline the endpoint does, so an event we answered
         # 503 for is not delivered much later behind the client's back (the client retries it instead).
         return Producer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 1,
-                "message.timeout.ms": max(1000, int(self.ack_timeout_s * 1000)),
-                "socket.connection.setup.timeout.ms": 3000,
-                "reconnect.backoff.max.ms": 1000,
-                "log_level": 2,
-            }
+            kafka_config.producer_config(
+                self.bootstrap,
+                **kafka_config.SERVICE_CLIENT,
+                **{
+                    "linger.ms": 1,
+                    "message.timeout.ms": max(1000, int(self.ack_timeout_s * 1000)),
+                    "reconnect.backoff.max.ms": 1000,
+                },
+            )
         )
 
     def _note_error(self, err) -> None:
@@ -138,23 +138,9 @@ class ClickPublisher:
         """Create the click topic when missing (idempotent); False while the broker is unreachable."""
         if self._topic_ready:
             return True
-        from confluent_kafka.admin import AdminClient, NewTopic
-
         try:
-            admin = AdminClient(
-                {"bootstrap.servers": self.bootstrap, "socket.connection.setup.timeout.ms": 3000}
-            )
-            meta = admin.list_topics(timeout=3)
-            if self.topic not in meta.topics:
-                futures = admin.create_topics([NewTopic(self.topic, self.partitions, 1)])
-                for fut in futures.values():
-                    try:
-                        fut.result(timeout=5)
-                    except Exception as exc:  # noqa: BLE001 - created meanwhile by someone else is fine
-                        if "already exists" not in str(exc).lower() and "TOPIC_ALREADY_EXISTS" not in str(
-                            exc
-                        ):
-                            raise
+            admin = kafka_config.admin(self.bootstrap, **{"socket.connection.setup.timeout.ms": 3000})
+            kafka_config.create_missing_topics(admin, {self.topic: self.partitions}, timeout=5)
             self._topic_ready = True
         except Exception as exc:  # noqa: BLE001
             log.warning("could not ensure topic %s: %s", self.topic, exc)

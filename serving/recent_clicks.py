@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pipelines import kafka_config
 from pipelines.events import InvalidEvent, parse_event
 
 log = logging.getLogger(__name__)
@@ -111,17 +112,19 @@ class ClickTopicFollower:
     def _consumer(self):
         from confluent_kafka import Consumer
 
+        # group.id is required by the client; we never subscribe/commit (offsets are assigned explicitly)
         return Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": "serving-recent-clicks-unused",  # required by the client; we never subscribe/commit
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "fetch.wait.max.ms": 100,
-                "socket.connection.setup.timeout.ms": 3000,
-                "reconnect.backoff.max.ms": 2000,
-                "log_level": 2,
-            }
+            kafka_config.consumer_config(
+                self.bootstrap,
+                "serving-recent-clicks-unused",
+                **{
+                    "enable.auto.offset.store": False,
+                    "auto.offset.reset": "latest",  # librdkafka's default, as before: an out-of-range follower skips ahead
+                    "fetch.wait.max.ms": 100,
+                    "reconnect.backoff.max.ms": 2000,
+                    **kafka_config.SERVICE_CLIENT,
+                },
+            )
         )
 
     def _assign(self, consumer) -> bool:

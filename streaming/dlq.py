@@ -7,8 +7,8 @@ import json
 from confluent_kafka import TopicPartition
 
 from pipelines.events import InvalidEvent, parse_event
+from pipelines.kafka_config import consumer, producer
 from pipelines.settings import Settings
-from streaming.kafka import consumer, producer
 from streaming.offsets import commit_offsets, high_watermarks
 
 REPLAY_GROUP = "movierec-dlq-replay"

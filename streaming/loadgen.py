@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.events import ClickEvent
+from pipelines.kafka_config import producer
 from pipelines.settings import Settings
-from streaming.kafka import producer
 
 EVENT_MIX = (("click", 0.8), ("like", 0.12), ("watch", 0.08))
 

@@ -13,7 +13,7 @@ import time
 
 from confluent_kafka import OFFSET_INVALID, KafkaError, TopicPartition
 
-from streaming.kafka import consumer
+from pipelines.kafka_config import consumer
 
 PROBE_GROUP = "movierec-offsets-probe"  # never commits, never subscribes
 

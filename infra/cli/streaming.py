@@ -1,122 +1,120 @@
-"""`movierec streaming ...`: the local broker, topics, the Flink landing job, lag, dead letters, load generator."""
+"""`movierec streaming ...`: broker, topics, landing job, lag, DLQ, load generator (each command prints JSON).
+
+A Typer sub-app; infra.cli registers it as `movierec streaming`. The Flink job itself runs in the Flink env
+(`python -m streaming.job`, started by infra.flink_job), which has no Typer.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 
-from infra.cli.output import emit
+from infra import broker as broker_ctl
+from infra import flink_job
+from infra.broker import DEFAULT_ENGINE
+from pipelines.kafka_config import ensure_topics
 from pipelines.settings import get_settings
+from streaming import dlq as dead_letters
+from streaming.loadgen import produce
+from streaming.offsets import lag as consumer_lag
 
-app = typer.Typer(no_args_is_help=True, help="Kafka-protocol broker, topics and the PyFlink landing job.")
-broker_app = typer.Typer(no_args_is_help=True, help="The local tansu broker.")
-topics_app = typer.Typer(no_args_is_help=True, help="Topics as code.")
-job_app = typer.Typer(no_args_is_help=True, help="The Flink landing job.")
-dlq_app = typer.Typer(no_args_is_help=True, help="The dead-letter topic.")
+app = typer.Typer(help="The local tansu broker, topics, the Flink landing job, lag, DLQ and load generation.",
+                  no_args_is_help=True)  # fmt: skip
+broker_app = typer.Typer(help="The local tansu broker.", no_args_is_help=True)
+topics_app = typer.Typer(help="Topics as code.", no_args_is_help=True)
+job_app = typer.Typer(help="The Flink landing job.", no_args_is_help=True)
+dlq_app = typer.Typer(help="The dead-letter topic.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(job_app, name="job")
 app.add_typer(dlq_app, name="dlq")
 
 
+def _print(obj: object) -> None:
+    typer.echo(json.dumps(obj, indent=1, default=str))
+
+
 @broker_app.command("start")
 def broker_start(
-    storage_engine: Annotated[str, typer.Option(help="memory://tansu/ or s3://tansu/")] = "memory://tansu/",
-):
-    """Start the broker (PID file under var/pids)."""
-    from infra import broker
-
+    storage_engine: Annotated[str, typer.Option(help="memory://tansu/ or s3://tansu/")] = DEFAULT_ENGINE,
+) -> None:
+    """Start (or reuse) the broker at settings.kafka_bootstrap."""
     settings = get_settings()
-    emit({"pid": broker.start_broker(settings, storage_engine), "bootstrap": settings.kafka_bootstrap})
+    _print({"pid": broker_ctl.start_broker(settings, storage_engine), "bootstrap": settings.kafka_bootstrap})
 
 
 @broker_app.command("stop")
-def broker_stop():
-    """Stop the broker this project started (by PID)."""
-    from infra import broker
-
-    emit({"stopped": broker.stop_broker(get_settings())})
+def broker_stop() -> None:
+    """Stop the broker this project started."""
+    _print({"stopped": broker_ctl.stop_broker(get_settings())})
 
 
 @broker_app.command("status")
-def broker_status():
-    from infra import broker
-
-    emit(broker.broker_status(get_settings()))
+def broker_status() -> None:
+    _print(broker_ctl.broker_status(get_settings()))
 
 
 @topics_app.command("create")
-def topics_create():
+def topics_create() -> None:
     """Create the clicks and DLQ topics if missing."""
-    from streaming.topics import ensure_topics
-
-    emit(ensure_topics(get_settings()))
+    _print(ensure_topics(get_settings()))
 
 
 @job_app.command("start")
-def job_start(fresh: Annotated[bool, typer.Option(help="ignore retained checkpoints")] = False):
-    """Long-running landing job; restores from the latest retained checkpoint."""
-    from infra import flink_job
-
+def job_start(fresh: Annotated[bool, typer.Option(help="ignore retained checkpoints")] = False) -> None:
+    """Long-running; restores from the latest retained checkpoint."""
     settings = get_settings()
-    emit({"pid": flink_job.start_job(settings, fresh=fresh), **flink_job.read_status(settings)})
+    _print({"pid": flink_job.start_job(settings, fresh=fresh), **flink_job.read_status(settings)})
 
 
 @job_app.command("stop")
-def job_stop():
-    from infra import flink_job
-
-    emit({"stopped": flink_job.stop_job(get_settings())})
+def job_stop() -> None:
+    _print({"stopped": flink_job.stop_job(get_settings())})
 
 
 @job_app.command("status")
-def job_status():
-    from infra import flink_job
-
-    emit(flink_job.job_status(get_settings()))
+def job_status() -> None:
+    _print(flink_job.job_status(get_settings()))
 
 
 @job_app.command("run-bounded")
-def job_run_bounded():
+def job_run_bounded() -> None:
     """Land everything produced so far, then stop."""
-    from infra import flink_job
-
-    emit(flink_job.run_bounded(get_settings()))
+    _print(flink_job.run_bounded(get_settings()))
 
 
 @app.command("lag")
-def lag():
-    """Committed offsets of the landing job vs the true end offsets."""
-    from streaming.offsets import lag as consumer_lag
-
+def lag() -> None:
+    """Committed offsets of the landing job vs true end offsets."""
     settings = get_settings()
-    emit(consumer_lag(settings.kafka_bootstrap, settings.flink_consumer_group, settings.clicks_topic))
+    _print(consumer_lag(settings.kafka_bootstrap, settings.flink_consumer_group, settings.clicks_topic))
 
 
 @dlq_app.command("show")
-def dlq_show():
+def dlq_show() -> None:
     """Print the dead-letter records."""
-    from streaming import dlq
-
-    emit([{"partition": p, "offset": o, **r} for p, o, r in dlq.read_dlq(get_settings())])
+    _print([{"partition": p, "offset": o, **r} for p, o, r in dead_letters.read_dlq(get_settings())])
 
 
 @dlq_app.command("replay")
 def dlq_replay(
     include_invalid: Annotated[bool, typer.Option(help="also those that still fail validation")] = False,
-):
-    """Re-publish dead-lettered events to the clicks topic."""
-    from streaming import dlq
-
-    emit(dlq.replay_dlq(get_settings(), include_invalid=include_invalid))
+) -> None:
+    """Re-publish DLQ events to the clicks topic."""
+    _print(dead_letters.replay_dlq(get_settings(), include_invalid=include_invalid))
 
 
 @app.command("loadgen")
 def loadgen(
-    count: int = 1000, rate: Annotated[float, typer.Option(help="events/s cap")] = 200.0, seed: int = 0
-):
-    """Produce a bounded, realistic click stream."""
-    from streaming.loadgen import produce
+    count: int = 1000,
+    rate: Annotated[float, typer.Option(help="events/s cap")] = 200.0,
+    seed: int = 0,
+) -> None:
+    """Produce a bounded realistic click stream."""
+    _print(produce(get_settings(), count, rate, seed))
 
-    emit(produce(get_settings(), count, rate, seed))
+
+if __name__ == "__main__":
+    app()

@@ -83,8 +83,7 @@ def fault_stack(
     service.env = {**service.env, "MOVIEREC_MLFLOW_TRACKING_URI": uri}
     started: list[ManagedProcess] = []
     try:
-        for proc in (moto, mlflow):
-            started.append(proc)
+        started.extend((moto, mlflow))
         start_all([moto, mlflow], timeout=180)
         create_bucket(endpoint)
         started.append(broker)

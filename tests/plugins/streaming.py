@@ -1,1 +1,66 @@
-"""Shared streaming fixtures (a pytest plugin; registered in tests/conftest.py)."""
+"""Shared streaming fixtures (a pytest plugin; registered in tests/conftest.py).
+
+One real tansu broker per session (free port), unique topics/tables per test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.broker import start_broker, stop_broker
+from pipelines.kafka_config import ensure_topics
+from pipelines.settings import Settings
+from tests.helpers import FIXTURE_DATA_ROOT, free_port
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def broker_settings(tmp_path_factory) -> Iterator[Settings]:
+    """A tansu broker on a free loopback port for the whole session, stopped by PID at the end."""
+    settings = Settings(
+        var_dir=tmp_path_factory.mktemp("broker") / "var", kafka_bootstrap=f"127.0.0.1:{free_port()}"
+    )
+    start_broker(settings)
+    yield settings
+    stop_broker(settings)
+
+
+def postgres_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, connect_timeout=3):
+            return True
+    except Exception:  # noqa: BLE001 - no PostgreSQL here: the JDBC sink is skipped
+        return False
+
+
+@pytest.fixture
+def stream_settings(broker_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """Settings on the shared broker with this test's own topics, var dir and PostgreSQL table (dropped after)."""
+    suffix = uuid.uuid4().hex[:10]
+    pg = PG_URL if postgres_available() else None
+    settings = Settings(
+        var_dir=tmp_path / "var",
+        data_root=FIXTURE_DATA_ROOT,
+        kafka_bootstrap=broker_settings.kafka_bootstrap,
+        clicks_topic=f"clicks-{suffix}",
+        dlq_topic=f"clicks-dlq-{suffix}",
+        flink_consumer_group=f"landing-{suffix}",
+        feedback_postgres_url=pg,
+        feedback_postgres_table=f"click_feedback_t{suffix}",
+        flink_checkpoint_interval_s=2,
+        flink_parallelism=2,
+    )
+    ensure_topics(settings)
+    yield settings
+    if pg:
+        import psycopg
+
+        with psycopg.connect(pg, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {settings.feedback_postgres_table}")

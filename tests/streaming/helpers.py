@@ -6,9 +6,9 @@ import json
 from collections import Counter
 
 from pipelines.events import ClickEvent
+from pipelines.kafka_config import producer
 from pipelines.landed import committed_files
 from pipelines.settings import Settings
-from streaming.kafka import producer
 
 
 def valid_events(n: int, seed: int = 0) -> list[ClickEvent]:

@@ -6,9 +6,8 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from infra.broker import broker_status, start_broker
-from streaming.kafka import consumer
+from pipelines.kafka_config import consumer, ensure_topics, partition_count
 from streaming.offsets import commit_offsets, high_watermarks, lag
-from streaming.topics import ensure_topics, partition_count
 from tests.streaming.helpers import produce, valid_events
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import landed as store
-from pipelines.events import ClickEvent
-from streaming.job import classify, classify_without_nulls, latest_checkpoint, offsets_spec
+from pipelines import kafka_config, landed
+from pipelines.events import ClickEvent, InvalidEvent, future_ts_reason, latest_allowed_ts, parse_event
+from pipelines.settings import Settings
+from streaming.checkpoints import latest_checkpoint
+from streaming.fallback import classify, classify_without_nulls
+from streaming.sql import offsets_spec
 from tests.streaming.helpers import INVALID_PAYLOADS
 
 
@@ -54,6 +57,38 @@ def test_far_future_reason_names_the_skew():
     assert classify(payload, 7200)[0] is True
 
 
+def test_future_skew_rule_is_inclusive_at_the_limit():
+    """parse_event accepts ts == now + skew exactly and rejects one millisecond later, with the shared reason."""
+    now = 1_700_000_000_000
+    limit = latest_allowed_ts(now, 300)
+    assert limit == now + 300_000
+    assert parse_event(ClickEvent(user_id=1, movie_id=2, ts=limit).model_dump_json(), now_ms=now).ts == limit
+    with pytest.raises(InvalidEvent) as rejected:
+        parse_event(ClickEvent(user_id=1, movie_id=2, ts=limit + 1).model_dump_json(), now_ms=now)
+    assert rejected.value.reason == future_ts_reason(limit + 1, 300)
+
+
+def test_kafka_configs_share_the_defaults_and_let_callers_override():
+    prod = kafka_config.producer_config("127.0.0.1:1", **{"linger.ms": 1})
+    assert (prod["acks"], prod["enable.idempotence"], prod["linger.ms"]) == ("all", True, 1)
+    cons = kafka_config.consumer_config("127.0.0.1:1", "g", **{"auto.offset.reset": "latest"})
+    assert (cons["group.id"], cons["enable.auto.commit"], cons["auto.offset.reset"]) == ("g", False, "latest")
+    settings = Settings(clicks_topic="c", dlq_topic="d", clicks_partitions=4)
+    assert kafka_config.topic_specs(settings) == {"c": 4, "d": 1}
+
+
+def test_streaming_cli_has_the_documented_commands():
+    from typer.main import get_command
+
+    from infra.cli.streaming import app
+
+    root = get_command(app)
+    groups = {name: sorted(getattr(cmd, "commands", {})) for name, cmd in root.commands.items()}
+    assert groups == {"broker": ["start", "status", "stop"], "topics": ["create"],
+                      "job": ["run-bounded", "start", "status", "stop"], "dlq": ["replay", "show"],
+                      "lag": [], "loadgen": []}  # fmt: skip
+
+
 def test_committed_files_skips_in_progress_markers_and_uncompacted(tmp_path: Path):
     part = tmp_path / "dt=2026-01-02"
     part.mkdir()
@@ -66,18 +101,18 @@ def test_committed_files_skips_in_progress_markers_and_uncompacted(tmp_path: Pat
     ):
         (part / name).write_text("{}\n")
     (tmp_path / "not-a-partition").mkdir()
-    assert store.committed_files(tmp_path) == {"2026-01-02": ["compacted-part-a-0-0", "part-d"]}
-    assert store.committed_files(tmp_path / "missing") == {}
+    assert landed.committed_files(tmp_path) == {"2026-01-02": ["compacted-part-a-0-0", "part-d"]}
+    assert landed.committed_files(tmp_path / "missing") == {}
 
 
 def test_jdbc_url_and_table_names():
-    assert store.jdbc_url("postgresql://postgres@127.0.0.1:5432/test") == (
+    assert landed.jdbc_url("postgresql://postgres@127.0.0.1:5432/test") == (
         "jdbc:postgresql://127.0.0.1:5432/test?stringtype=unspecified&user=postgres"
     )
     with pytest.raises(ValueError):
-        store.checked_table("x; DROP TABLE y")
+        landed.checked_table("x; DROP TABLE y")
     with pytest.raises(ValueError):
-        store.jdbc_url("mysql://h/db")
+        landed.jdbc_url("mysql://h/db")
 
 
 def test_offsets_spec_and_latest_checkpoint(tmp_path: Path):

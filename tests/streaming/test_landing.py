@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from infra import flink_job as jobctl
+from infra import flink_job
 from pipelines.feedback import commit_feedback_watermark, read_landed_feedback, snapshot_new_feedback
 from streaming.dlq import read_dlq
 from tests.helpers import wait_until
@@ -23,7 +23,7 @@ def test_bounded_run_lands_valid_once_dead_letters_invalid_and_reader_consumes_o
     first = valid_events(600, seed=1)
     produce(s, first + first[:200], raw=INVALID_PAYLOADS)  # 200 duplicates of valid events
 
-    summary = jobctl.run_bounded(s)
+    summary = flink_job.run_bounded(s)
     assert summary["pending"] == 800 + len(INVALID_PAYLOADS)
     files = landed_file_ids(s)
     assert set(files) == {str(e.event_id) for e in first} and max(files.values()) == 1
@@ -34,7 +34,7 @@ def test_bounded_run_lands_valid_once_dead_letters_invalid_and_reader_consumes_o
     assert len(dead) == len(INVALID_PAYLOADS)
     assert {r["payload"].encode() for _, _, r in dead} == set(INVALID_PAYLOADS)
     assert all(r["reason"] for _, _, r in dead)
-    assert jobctl.run_bounded(s)["pending"] == 0  # stop offsets were committed: nothing left
+    assert flink_job.run_bounded(s)["pending"] == 0  # stop offsets were committed: nothing left
 
     # the DAG's reader: the first run consumes all 600, a retried run reuses its snapshot
     snap = snapshot_new_feedback(s, "run-1", "lineage-a")
@@ -44,7 +44,7 @@ def test_bounded_run_lands_valid_once_dead_letters_invalid_and_reader_consumes_o
 
     second = valid_events(150, seed=2)
     produce(s, second + first[:50])  # new events + re-sent old ones (PostgreSQL keeps them once)
-    jobctl.run_bounded(s)
+    flink_job.run_bounded(s)
     snap2 = snapshot_new_feedback(s, "run-2", "lineage-a")
     df2 = read_landed_feedback(s, None)[0]
     new_ids = {str(e.event_id) for e in second}
@@ -65,21 +65,23 @@ def test_bounded_run_lands_valid_once_dead_letters_invalid_and_reader_consumes_o
 def test_kill_minus_nine_then_restart_lands_every_event_exactly_once(stream_settings):
     s = stream_settings
     events = valid_events(3000, seed=3)
-    jobctl.start_job(s)
+    flink_job.start_job(s)
     try:
         producer_thread = threading.Thread(target=lambda: [produce(s, events[i : i + 100]) or time.sleep(0.1)
                                                            for i in range(0, 3000, 100)])  # fmt: skip
         producer_thread.start()
         wait_until(lambda: len(landed_file_ids(s)) > 0, timeout=120, interval=0.5, what="first landed file")
-        pid = jobctl.job_process(s).pid()
+        pid = flink_job.job_process(s).pid()
         os.killpg(pid, signal.SIGKILL)  # the JVM and the Python workers are in the job's process group
-        wait_until(lambda: jobctl.job_process(s).pid() is None, timeout=15, what="job gone")
+        wait_until(lambda: flink_job.job_process(s).pid() is None, timeout=15, what="job gone")
         producer_thread.join()
         landed_at_crash = len(landed_file_ids(s))
         assert landed_at_crash < 3000, "the crash should happen mid-stream"
 
-        jobctl.start_job(s)
-        assert jobctl.read_status(s)["restored_from"], "restart must restore the latest retained checkpoint"
+        flink_job.start_job(s)
+        assert flink_job.read_status(s)["restored_from"], (
+            "restart must restore the latest retained checkpoint"
+        )
         expected = {str(e.event_id) for e in events}
         wait_until(
             lambda: set(landed_file_ids(s)) == expected, timeout=180, interval=1, what="all events landed"
@@ -89,4 +91,4 @@ def test_kill_minus_nine_then_restart_lands_every_event_exactly_once(stream_sett
             wait_until(lambda: set(landed_pg_ids(s)) == expected, timeout=60, what="all rows in PostgreSQL")
             assert max(landed_pg_ids(s).values()) == 1
     finally:
-        jobctl.stop_job(s)
+        flink_job.stop_job(s)

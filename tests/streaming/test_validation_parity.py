@@ -15,7 +15,8 @@ import pytest
 
 from pipelines.events import ClickEvent
 from pipelines.settings import Settings
-from streaming.job import classify, fast_path_spec, split_fast_payload
+from streaming.fallback import classify
+from streaming.fast_path import fast_path_spec, split_fast_payload
 from tests.helpers import REPO_ROOT
 from tests.streaming.parity_corpus import SKEW_S, corpus, has_random_defaults
 
@@ -64,7 +65,7 @@ def test_flink_validation_stage_matches_parse_event_on_the_corpus(tmp_path):
     (tmp_path / "corpus.json").write_text(json.dumps(payloads))
     python = Settings().venv_python("flink")
     began = int(time.time() * 1000)
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [str(python), "-m", "tests.streaming.flink_parity", str(tmp_path / "corpus.json"), str(tmp_path / "out.json"),
          str(SKEW_S)], cwd=REPO_ROOT, check=True, timeout=600)  # fmt: skip
     rows = {row[0]: row[1:] for row in json.loads((tmp_path / "out.json").read_text())}
