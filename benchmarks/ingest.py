@@ -65,7 +65,8 @@ def bench_events(pop, count: int, seed: int) -> list[ClickEvent]:
     kinds, weights = zip(*EVENT_MIX, strict=True)
     events = rng.choices(kinds, weights, k=count)
     return [
-        ClickEvent(user_id=u, movie_id=m, event=e, source="bench") for u, m, e in zip(users, movies, events)
+        ClickEvent(user_id=u, movie_id=m, event=e, source="bench")
+        for u, m, e in zip(users, movies, events, strict=True)
     ]
 
 
