@@ -101,7 +101,7 @@ class Recommender:
         idx = self._seen_indices[self._seen_indptr[u] : self._seen_indptr[u + 1]]
         return set(self.maps.item_ids[idx].tolist())
 
-    def recommend(self, user_id: int, k: int = 10, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
+    def top_k(self, user_id: int, k: int = 10, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
         """Top-k (movie_id, score) over the catalog, without seen and excluded movies."""
         u = self._user_idx(user_id)
         scores = self.scorer.score(np.full(len(self._all_items), u, dtype=np.int32), self._all_items)

@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.events import latest_allowed_ts
+
 log = logging.getLogger(__name__)
 
 RATING_TYPES = ["int64", "int32"]
@@ -118,7 +120,7 @@ def feedback_expectations(now_ms: int | None = None, max_future_skew_s: int = 30
         E.ExpectColumnValuesToBeBetween(column="movie_id", min_value=1),
         E.ExpectColumnValuesToBeInSet(column="event", value_set=["click", "like", "watch"]),
         E.ExpectColumnValuesToBeBetween(
-            column="ts", min_value=0, max_value=now_ms + max_future_skew_s * 1000
+            column="ts", min_value=0, max_value=latest_allowed_ts(now_ms, max_future_skew_s)
         ),
     ]
 

@@ -46,7 +46,7 @@ def warm_up(champion: Any) -> None:
     user_ids = rec.maps.user_ids
     if len(user_ids):
         for _ in range(2):
-            rec.recommend(int(user_ids[0]), 10)
+            rec.top_k(int(user_ids[0]), 10)
 
 
 class ModelWatcher:

@@ -9,15 +9,17 @@ form of the recommendations endpoint. BentoML itself serves /healthz, /livez, /r
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import bentoml
+from pydantic import Field
 from starlette.exceptions import HTTPException
 
 from pipelines.events import MAX_ID
 from pipelines.settings import get_settings
 from serving.api import RequestGuard
 from serving.api import app as http_app
-from serving.recommend import NoChampion, UnknownGenres, recommend
+from serving.recommendations import NoChampion, UnknownGenres, recommendations_for
 from serving.runtime import ServingRuntime
 from serving.schemas import MAX_K, RecommendationsOut
 
@@ -52,22 +54,15 @@ class MovieRecommender:
         return True
 
     @bentoml.api(route="/recommend")
-    def recommend(
+    def recommendations_post(
         self,
-        user_id: int | None = None,
-        k: int = 10,
-        genres: list[str] | None = None,
+        user_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None,
+        k: Annotated[int, Field(ge=1, le=MAX_K)] = 10,
+        genres: Annotated[list[str] | None, Field(max_length=20)] = None,
     ) -> RecommendationsOut:
         """POST form of GET /recommendations/{user_id}: `{"user_id": 1, "k": 10}`; user_id null = anonymous."""
-        if user_id is not None and not 1 <= user_id <= MAX_ID:
-            raise bentoml.exceptions.InvalidArgument(f"user_id must be between 1 and {MAX_ID} (or null)")
-        if not 1 <= k <= MAX_K:
-            raise bentoml.exceptions.InvalidArgument(f"k must be between 1 and {MAX_K}")
-        if genres is not None and len(genres) > 20:
-            raise bentoml.exceptions.InvalidArgument("at most 20 genres")
-        recent = self.runtime.recent.movies(user_id) if user_id is not None else frozenset()
         try:
-            return recommend(self.runtime.holder.current, user_id, k, recent=recent, genres=genres)
+            return recommendations_for(self.runtime, user_id, k, genres)
         except NoChampion as exc:
             raise bentoml.exceptions.ServiceUnavailable(str(exc)) from None
         except UnknownGenres as exc:

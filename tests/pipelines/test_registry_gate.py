@@ -46,7 +46,7 @@ def test_gate_promotes_better_refuses_worse(settings):
 
     loaded = registry.load_champion(settings)
     user = int(loaded.recommender.maps.user_ids[0])
-    recs = loaded.recommender.recommend(user, 10)
+    recs = loaded.recommender.top_k(user, 10)
     assert len(recs) == 10 and not {m for m, _ in recs} & loaded.recommender.seen(user)
 
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from serving.api import create_app
 from serving.recent_clicks import RecentClicks
-from serving.recommend import recommend
+from serving.recommendations import build_recommendations
 from serving.runtime import ServingRuntime
 
 pytestmark = pytest.mark.slow
@@ -34,11 +34,11 @@ def known_user(champion) -> int:
 def test_personalized_excludes_training_history_and_recent_clicks(champion):
     user = known_user(champion)
     seen = champion.recommender.seen(user)
-    first = recommend(champion, user, 20)
+    first = build_recommendations(champion, user, 20)
     assert first.strategy == "personalized" and len(first.items) == 20
     assert not seen & {m.movie_id for m in first.items}
     clicked = frozenset({first.items[0].movie_id, first.items[1].movie_id})
-    again = recommend(champion, user, 20, recent=clicked)
+    again = build_recommendations(champion, user, 20, recent=clicked)
     assert not clicked & {m.movie_id for m in again.items}
     assert again.excluded_recent_clicks == 2
     scores = [m.score for m in again.items]
@@ -46,16 +46,16 @@ def test_personalized_excludes_training_history_and_recent_clicks(champion):
 
 
 def test_unknown_and_anonymous_users_get_cold_start_filtered_by_genres(champion):
-    out = recommend(champion, 999_999, 10, genres=["comedy"])
+    out = build_recommendations(champion, 999_999, 10, genres=["comedy"])
     assert out.strategy == "cold_start" and out.genres == ["Comedy"]
     assert len(out.items) == 10 and all("Comedy" in m.genres for m in out.items)
-    anon = recommend(champion, None, 10)
+    anon = build_recommendations(champion, None, 10)
     assert anon.strategy == "cold_start" and anon.user_id is None and len(anon.items) == 10
 
 
 def test_known_user_asking_for_genres_never_sees_rated_movies(champion):
     user = known_user(champion)
-    out = recommend(champion, user, 30, genres=["Drama"])
+    out = build_recommendations(champion, user, 30, genres=["Drama"])
     assert out.strategy == "cold_start"
     assert not champion.recommender.seen(user) & {m.movie_id for m in out.items}
 

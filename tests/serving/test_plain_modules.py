@@ -9,7 +9,7 @@ import pytest
 
 from serving.model_watch import ChampionHolder, ModelWatcher
 from serving.recent_clicks import RecentClicks
-from serving.recommend import NoChampion, UnknownGenres, normalize_genres, recommend
+from serving.recommendations import NoChampion, UnknownGenres, build_recommendations, normalize_genres
 from serving.schemas import click_event_from_body
 
 NOW = 1_800_000_000_000
@@ -105,14 +105,14 @@ def test_normalize_genres_is_case_insensitive_and_splits_commas():
 
 def test_recommend_without_champion_says_so():
     with pytest.raises(NoChampion, match="no champion model registered yet"):
-        recommend(None, 1, 10)
+        build_recommendations(None, 1, 10)
 
 
 class TestModelWatcher:
     @staticmethod
     def fake_champion(version: str):
         recommender = SimpleNamespace(
-            cold_start=lambda k, **_: [], recommend=lambda u, k, **_: [], maps=SimpleNamespace(user_ids=[5])
+            cold_start=lambda k, **_: [], top_k=lambda u, k, **_: [], maps=SimpleNamespace(user_ids=[5])
         )
         return SimpleNamespace(model_name="m", version=version, recommender=recommender)
 

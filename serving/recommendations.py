@@ -38,7 +38,7 @@ def catalog_genres(recommender: Any) -> set[str]:
     return set(recommender.genres)
 
 
-def recommend(
+def build_recommendations(
     champion: Any | None,
     user_id: int | None,
     k: int,
@@ -55,7 +55,7 @@ def recommend(
     wanted_genres = normalize_genres(genres, catalog_genres(rec))
     if user_id is not None and wanted_genres is None and rec.known_user(user_id):
         strategy = "personalized"
-        pairs = rec.recommend(user_id, k, exclude=set(recent))
+        pairs = rec.top_k(user_id, k, exclude=set(recent))
     else:
         # genres asked for = the person told us what they like now: honour it with the cold-start ranking,
         # but never show a known user the movies they already rated
@@ -84,6 +84,16 @@ def recommend(
         excluded_recent_clicks=len(recent),
         items=items,
     )
+
+
+def recommendations_for(
+    runtime: Any, user_id: int | None, k: int, genres: Iterable[str] | None = None
+) -> RecommendationsOut:
+    """The one recommend path of both HTTP forms: the user's fresh clicks from the replica's state, then the model."""
+    recent = (
+        runtime.recent.movies(user_id) if user_id is not None and runtime.recent is not None else frozenset()
+    )
+    return build_recommendations(runtime.holder.current, user_id, k, recent=recent, genres=genres)
 
 
 def legacy_predict(out: RecommendationsOut, user_id: str) -> LegacyPredictOut:
