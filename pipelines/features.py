@@ -146,13 +146,13 @@ def sample_negatives(rng: np.random.Generator, users: np.ndarray, positive_keys:
             return items
         items[bad] = rng.integers(0, n_items, size=int(bad.sum()))
     # dense users: draw the stragglers from their explicit complement
-    bad = np.flatnonzero(np.isin(users * n_items + items, positive_keys))
-    for u in np.unique(users[bad]):
+    stragglers = np.flatnonzero(np.isin(users * n_items + items, positive_keys))
+    for u in np.unique(users[stragglers]):
         lo, hi = np.searchsorted(positive_keys, [u * n_items, (u + 1) * n_items])
         unseen = np.setdiff1d(np.arange(n_items), positive_keys[lo:hi] - u * n_items, assume_unique=True)
         if len(unseen) == 0:
             raise ValueError(f"user index {u} has interacted with every item: no negative exists")
-        rows = bad[users[bad] == u]
+        rows = stragglers[users[stragglers] == u]
         items[rows] = rng.choice(unseen, size=len(rows))
     return items
 

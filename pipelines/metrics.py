@@ -8,8 +8,12 @@ per-user ranked lists (seen items already removed), all aligned by user.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
+
+# one user's ranked item ids: a list or a NumPy row
+Ranked: TypeAlias = Sequence[Any] | np.ndarray
 
 
 def hit_rate_at_k(ranks: np.ndarray, k: int = 10) -> float:
@@ -26,11 +30,11 @@ def sampled_ndcg_at_k(ranks: np.ndarray, k: int = 10) -> float:
     return float(np.mean(np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)))
 
 
-def _hits(relevant: set, recommended: Sequence, k: int) -> np.ndarray:
+def _hits(relevant: set, recommended: Ranked, k: int) -> np.ndarray:
     return np.fromiter((item in relevant for item in list(recommended)[:k]), dtype=bool)
 
 
-def precision_at_k(relevant: Sequence[set], recommended: Sequence[Sequence], k: int = 10) -> float:
+def precision_at_k(relevant: Sequence[set], recommended: Sequence[Ranked], k: int = 10) -> float:
     """Mean over users of (hits in top k) / k."""
     return (
         float(
@@ -41,7 +45,7 @@ def precision_at_k(relevant: Sequence[set], recommended: Sequence[Sequence], k: 
     )
 
 
-def recall_at_k(relevant: Sequence[set], recommended: Sequence[Sequence], k: int = 10) -> float:
+def recall_at_k(relevant: Sequence[set], recommended: Sequence[Ranked], k: int = 10) -> float:
     """Mean over users of (hits in top k) / |relevant|."""
     values = [
         _hits(rel, rec, k).sum() / len(rel) for rel, rec in zip(relevant, recommended, strict=False) if rel
@@ -49,7 +53,7 @@ def recall_at_k(relevant: Sequence[set], recommended: Sequence[Sequence], k: int
     return float(np.mean(values)) if values else 0.0
 
 
-def ndcg_at_k(relevant: Sequence[set], recommended: Sequence[Sequence], k: int = 10) -> float:
+def ndcg_at_k(relevant: Sequence[set], recommended: Sequence[Ranked], k: int = 10) -> float:
     """Binary-relevance NDCG@k; the ideal DCG has min(k, |relevant|) hits at the top."""
     values = []
     for rel, rec in zip(relevant, recommended, strict=False):
@@ -63,7 +67,7 @@ def ndcg_at_k(relevant: Sequence[set], recommended: Sequence[Sequence], k: int =
     return float(np.mean(values)) if values else 0.0
 
 
-def map_at_k(relevant: Sequence[set], recommended: Sequence[Sequence], k: int = 10) -> float:
+def map_at_k(relevant: Sequence[set], recommended: Sequence[Ranked], k: int = 10) -> float:
     """Mean average precision: sum of precision@i at each hit i <= k, divided by |relevant| (as microsoft/recommenders)."""
     values = []
     for rel, rec in zip(relevant, recommended, strict=False):
@@ -75,7 +79,7 @@ def map_at_k(relevant: Sequence[set], recommended: Sequence[Sequence], k: int = 
     return float(np.mean(values)) if values else 0.0
 
 
-def catalog_coverage(recommended: Sequence[Sequence], n_items: int, k: int = 10) -> float:
+def catalog_coverage(recommended: Sequence[Ranked], n_items: int, k: int = 10) -> float:
     """Share of the catalog that appears in at least one user's top k."""
     shown = {item for rec in recommended for item in list(rec)[:k]}
     return len(shown) / n_items if n_items else 0.0

@@ -183,8 +183,5 @@ def run_stage(stage: str, run_id: str, params: dict | None = None, base: Setting
 def run_all(cfg: Settings | None = None, run_id: str | None = None, params: dict | None = None) -> dict:
     """validate -> ... -> promote in one process; returns every stage's summary."""
     run_id = run_id or time.strftime("manual__%Y%m%dT%H%M%S")
-    results = {}
-    for stage in STAGES:
-        results[stage] = run_stage(stage, run_id, params, cfg)
-    results["run_id"] = run_id
-    return results
+    results: dict[str, Any] = {stage: run_stage(stage, run_id, params, cfg) for stage in STAGES}
+    return {**results, "run_id": run_id}

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainResult:
-    model: object
+    model: Any  # a compiled keras.Model (keras is imported lazily)
     history: list[dict[str, float]] = field(default_factory=list)
     train_seconds: float = 0.0
 
