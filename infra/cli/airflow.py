@@ -1,4 +1,4 @@
-"""`movierec stack|serving|airflow|mlflow|demo`: start, stop and inspect the local loop's processes."""
+"""`movierec airflow ...`: the local Airflow, a DAG test run, and triggering a DAG over the REST API."""
 
 from __future__ import annotations
 
@@ -12,90 +12,9 @@ import typer
 from infra.cli.output import emit, fail
 from pipelines.settings import get_settings
 
-stack_app = typer.Typer(
-    no_args_is_help=True, help="The whole local loop (broker, Flink job, MLflow, Airflow, service)."
-)
-serving_app = typer.Typer(no_args_is_help=True, help="The BentoML service (page at /ui/).")
 airflow_app = typer.Typer(
     no_args_is_help=True, help="Local Airflow (api-server, scheduler, dag-processor, triggerer)."
 )
-mlflow_app = typer.Typer(no_args_is_help=True, help="The local MLflow tracking server.")
-
-
-def _stack(action: str) -> None:
-    from infra import stack
-
-    settings = stack.stack_settings()
-    try:
-        getattr(stack, action)(settings)
-    except Exception as exc:  # noqa: BLE001 - a start failure: say which, stop what we started
-        if action == "up" and not isinstance(exc, stack.StackError):
-            typer.echo("stopping what was started (movierec stack down) ...", err=True)
-            stack.down(settings)
-        fail(str(exc))
-
-
-@stack_app.command("up")
-def stack_up():
-    """Start the whole loop, train a first champion if needed, print the addresses."""
-    _stack("up")
-
-
-@stack_app.command("down")
-def stack_down():
-    """Stop exactly what `stack up` started (PID files under var/pids)."""
-    _stack("down")
-
-
-@stack_app.command("status")
-def stack_status():
-    _stack("status")
-
-
-@stack_app.command("logs")
-def stack_logs():
-    """Tail the stack's logs (var/logs)."""
-    _stack("logs")
-
-
-@serving_app.command("up")
-def serving_up():
-    """Start the service in the background and wait until it answers."""
-    from infra.serving_process import readyz, serving_process
-
-    settings = get_settings()
-    proc = serving_process(settings)
-    pid = proc.start(timeout=180)
-    address = f"http://{settings.serving_host}:{settings.serving_port}"
-    typer.echo(f"serving pid {pid} on {address} (log {proc.log_file})")
-    typer.echo(f"  page: {address}/ui/   readyz: {readyz(settings)}")
-
-
-@serving_app.command("down")
-def serving_down():
-    from infra.serving_process import serving_process
-
-    typer.echo("stopped" if serving_process(get_settings()).stop() else "not running")
-
-
-@serving_app.command("status")
-def serving_status():
-    from infra.serving_process import readyz, serving_process
-
-    settings = get_settings()
-    pid = serving_process(settings).pid()
-    typer.echo(f"serving: {'pid ' + str(pid) if pid else 'not running'}; {readyz(settings) if pid else ''}")
-
-
-@serving_app.command("serve")
-def serving_serve():
-    """Run the service in the foreground (Ctrl-C stops it)."""
-    import os
-
-    from infra.serving_process import serve_command
-
-    command = serve_command(get_settings())
-    os.execv(command[0], command)
 
 
 @airflow_app.command("up")
@@ -200,35 +119,4 @@ def airflow_trigger(
     if decision is not None:
         typer.echo(f"promote decision: {json.dumps(decision, default=str)}")
     if state != "success":
-        raise typer.Exit(1)
-
-
-@mlflow_app.command("up")
-def mlflow_up():
-    """The MLflow tracking server (127.0.0.1:5000 by default)."""
-    from infra import mlflow_server
-
-    emit(mlflow_server.start(get_settings()))
-
-
-@mlflow_app.command("down")
-def mlflow_down():
-    from infra import mlflow_server
-
-    mlflow_server.stop(get_settings())
-
-
-def demo(
-    user_id: int = 1,
-    clicks: int = 50,
-    conf: Annotated[str, typer.Option(help="retrain DAG conf (Params)")] = '{"force_promote": true}',
-):
-    """On a running stack: like -> gone from the list -> clicks landed -> retrain over REST -> hot-swap."""
-    from infra.demo import run_demo
-    from infra.stack import stack_settings
-
-    result = run_demo(stack_settings(), user_id, clicks, json.loads(conf))
-    emit(result.__dict__)
-    ok = result.disappeared and result.landed == len(result.event_ids) and result.dag_state == "success"
-    if not ok:
         raise typer.Exit(1)
