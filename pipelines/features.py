@@ -103,7 +103,7 @@ def leave_one_out_split(
     is_last = ~ordered.user_idx.duplicated(keep="last") & (counts > 1)
     test, train = ordered[is_last], ordered[~is_last]
     rng = np.random.default_rng(seed)
-    all_pos = _positive_keys(ordered, n_items)
+    all_pos = positive_keys(ordered, n_items)
     negatives = sample_negatives(rng, test.user_idx.to_numpy(), all_pos, n_items, num_negatives)
     return Split("leave_one_out", train.reset_index(drop=True), test.reset_index(drop=True),
                  negatives.reshape(len(test), num_negatives))  # fmt: skip
@@ -128,10 +128,11 @@ def full_ranking_split(
     in_train = position < np.maximum(1, np.round(size * ratio))
     train, test = ordered[in_train], ordered[~in_train]
     test = test[test.item_idx.isin(train.item_idx.unique())]
-    return Split("full_ranking", train.reset_index(drop=True), test.reset_index(drop=True))
+    protocol = "temporal" if by_time else "full_ranking"
+    return Split(protocol, train.reset_index(drop=True), test.reset_index(drop=True))
 
 
-def _positive_keys(df: pd.DataFrame, n_items: int) -> np.ndarray:
+def positive_keys(df: pd.DataFrame, n_items: int) -> np.ndarray:
     return np.unique(df.user_idx.to_numpy(np.int64) * n_items + df.item_idx.to_numpy(np.int64))
 
 
@@ -165,7 +166,7 @@ class NegativeSampler:
         self.items = train.item_idx.to_numpy(np.int32)
         self.n_items = n_items
         self.num_negatives = num_negatives
-        self.positive_keys = _positive_keys(train, n_items)
+        self.positive_keys = positive_keys(train, n_items)
         self.rng = np.random.default_rng(seed)
 
     def epoch(self) -> tuple[dict[str, np.ndarray], np.ndarray]:

@@ -53,18 +53,29 @@ def recall_at_k(relevant: Sequence[set], recommended: Sequence[Ranked], k: int =
     return float(np.mean(values)) if values else 0.0
 
 
-def ndcg_at_k(relevant: Sequence[set], recommended: Sequence[Ranked], k: int = 10) -> float:
-    """Binary-relevance NDCG@k; the ideal DCG has min(k, |relevant|) hits at the top."""
+def ndcg_per_user(relevant: Sequence[set], recommended: Sequence[Ranked], k: int = 10) -> np.ndarray:
+    """Binary-relevance NDCG@k of each user with at least one relevant item (ideal: min(k, |relevant|) hits on top)."""
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
     values = []
-    for rel, rec in zip(relevant, recommended, strict=False):
+    for rel, rec in zip(relevant, recommended, strict=True):
         if not rel:
             continue
         hits = _hits(rel, rec, k)
-        discounts = 1.0 / np.log2(np.arange(2, k + 2))
-        dcg = float((hits * discounts[: len(hits)]).sum())
-        idcg = float(discounts[: min(k, len(rel))].sum())
-        values.append(dcg / idcg)
-    return float(np.mean(values)) if values else 0.0
+        values.append(
+            float((hits * discounts[: len(hits)]).sum()) / float(discounts[: min(k, len(rel))].sum())
+        )
+    return np.asarray(values, dtype=float)
+
+
+def ndcg_at_k(relevant: Sequence[set], recommended: Sequence[Ranked], k: int = 10) -> float:
+    """Mean of ndcg_per_user."""
+    values = ndcg_per_user(relevant, recommended, k)
+    return float(values.mean()) if len(values) else 0.0
+
+
+def mean_ci95(values: np.ndarray) -> float:
+    """Half-width of the normal-approximation 95% confidence interval of the mean (user-sampled evaluation)."""
+    return float(1.96 * values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
 
 
 def map_at_k(relevant: Sequence[set], recommended: Sequence[Ranked], k: int = 10) -> float:

@@ -92,7 +92,9 @@ def preprocess_stage(ctx: RunContext) -> dict:
     if cfg.split_protocol == "leave_one_out":
         split = leave_one_out_split(encoded, maps.n_items, cfg.num_eval_negatives, cfg.seed)
     else:
-        split = full_ranking_split(encoded, 0.75, cfg.seed)
+        split = full_ranking_split(
+            encoded, cfg.holdout_ratio, cfg.seed, by_time=cfg.split_protocol == "temporal"
+        )
     store.save_split(split, interactions, maps)
     summary = {**split.summary(), "users": maps.n_users, "items": maps.n_items, "interactions": len(interactions),
                "feedback_positives": len(feedback)}  # fmt: skip
@@ -115,14 +117,16 @@ def train_stage(ctx: RunContext) -> dict:
 
 def evaluate_stage(ctx: RunContext) -> dict:
     """Held-out metrics of the trained model and of the popularity baseline (same split)."""
-    from pipelines.evaluate import evaluate
+    from pipelines.evaluate import evaluate, options_for
     from pipelines.models import KerasScorer
     from pipelines.train import popularity_scorer
 
     split, maps = ctx.store.split()
-    k = ctx.cfg.top_k
-    model_metrics = evaluate(KerasScorer(ctx.store.load_model()), split, maps.n_users, maps.n_items, k)
-    baseline = evaluate(popularity_scorer(split, maps.n_items), split, maps.n_users, maps.n_items, k)
+    k, options = ctx.cfg.top_k, options_for(ctx.cfg, ctx.store.movies(), maps.item_ids)
+    model_metrics = evaluate(
+        KerasScorer(ctx.store.load_model()), split, maps.n_users, maps.n_items, k, options
+    )
+    baseline = evaluate(popularity_scorer(split, maps.n_items), split, maps.n_users, maps.n_items, k, options)
     metrics = {**model_metrics, **{f"popularity_{name}": v for name, v in baseline.items()}}
     log.info("evaluation (%s): %s", split.protocol, ", ".join(f"{n}={v:.4f}" for n, v in metrics.items()))
     return ctx.store.write_json("metrics.json", metrics)

@@ -64,26 +64,50 @@ class TranslatedScorer:
         return out
 
 
-def champion_on_split(cfg: Settings, store: RunStore, champion: Any) -> tuple[float, str]:
-    """Re-score the current champion on the challenger's held-out split (a fair comparison).
+def guardrail_violations(
+    cfg: Settings, challenger: dict[str, float], champion: dict[str, float]
+) -> list[str]:
+    """Beyond-accuracy limits a challenger must respect relative to the champion on the same split (pure)."""
+    k, out = cfg.top_k, []
+    coverage = f"coverage_at_{k}"
+    if cfg.guardrail_min_coverage_ratio is not None and coverage in challenger and coverage in champion:
+        floor = cfg.guardrail_min_coverage_ratio * champion[coverage]
+        if challenger[coverage] < floor:
+            out.append(
+                f"{coverage} {challenger[coverage]:.4f} is below {cfg.guardrail_min_coverage_ratio:g} x the "
+                f"champion's {champion[coverage]:.4f}"
+            )
+    bias = f"popularity_bias_at_{k}"
+    if cfg.guardrail_max_popularity_ratio is not None and bias in challenger and bias in champion:
+        ceiling = cfg.guardrail_max_popularity_ratio * champion[bias]
+        if challenger[bias] > ceiling:
+            out.append(
+                f"{bias} {challenger[bias]:.4f} is above {cfg.guardrail_max_popularity_ratio:g} x the "
+                f"champion's {champion[bias]:.4f}"
+            )
+    return out
 
-    Falls back to the champion's own logged metric if its model cannot be loaded.
+
+def champion_on_split(cfg: Settings, store: RunStore, champion: Any) -> tuple[dict[str, float], str]:
+    """Re-score the current champion on the challenger's held-out split with the same evaluation (a fair comparison).
+
+    Falls back to the champion's own logged metrics if its model cannot be loaded.
     """
     from pipelines import registry
-    from pipelines.evaluate import evaluate
+    from pipelines.evaluate import evaluate, options_for
 
-    metric = cfg.promotion_metric
     try:
         loaded = registry.load_version(cfg, champion)
         split, maps = store.split()
-        value = evaluate(
-            TranslatedScorer(loaded.recommender, maps), split, maps.n_users, maps.n_items, cfg.top_k
-        )
-        return float(value[metric]), "re-evaluated on the challenger's split"
+        options = options_for(cfg, store.movies(), maps.item_ids)
+        scorer = TranslatedScorer(loaded.recommender, maps)
+        values = evaluate(scorer, split, maps.n_users, maps.n_items, cfg.top_k, options)
+        return values, "re-evaluated on the challenger's split"
     except Exception as exc:  # noqa: BLE001 - the gate must still decide; the reason is recorded
         log.warning("could not re-evaluate champion %s (%s); using its logged metric", champion.version, exc)
-        logged = registry.client().get_run(champion.run_id).data.metrics.get(metric)
-        return (float(logged) if logged is not None else float("-inf")), "champion's logged metric"
+        logged = dict(registry.client().get_run(champion.run_id).data.metrics)
+        logged.setdefault(cfg.promotion_metric, float("-inf"))
+        return logged, "champion's logged metrics"
 
 
 def gate(cfg: Settings, store: RunStore, force: bool) -> GateDecision:
@@ -93,19 +117,23 @@ def gate(cfg: Settings, store: RunStore, force: bool) -> GateDecision:
     registry.configure(cfg)
     reg = store.read_json("register.json")
     metric = cfg.promotion_metric
-    challenger_value = float(store.read_json("metrics.json")[metric])
+    challenger = {k: float(v) for k, v in store.read_json("metrics.json").items()}
     champion = registry.get_alias_version(cfg, registry.CHAMPION)
     if champion is not None and str(champion.version) == reg["version"]:
-        return GateDecision(True, "already champion", metric, reg["version"], challenger_value, reg["version"],
-                            challenger_value)  # fmt: skip
-    champion_value, basis = champion_on_split(cfg, store, champion) if champion is not None else (None, None)
-    promoted, reason = decide(metric, challenger_value, champion_value, cfg.promotion_margin, force)
+        return GateDecision(True, "already champion", metric, reg["version"], challenger[metric], reg["version"],
+                            challenger[metric])  # fmt: skip
+    champion_metrics, basis = champion_on_split(cfg, store, champion) if champion is not None else ({}, None)
+    champion_value = champion_metrics.get(metric) if champion is not None else None
+    promoted, reason = decide(metric, challenger[metric], champion_value, cfg.promotion_margin, force)
+    violations = guardrail_violations(cfg, challenger, champion_metrics) if champion is not None else []
+    if promoted and violations and not force:
+        promoted, reason = False, f"{reason}, but a guardrail refuses it: {'; '.join(violations)}"
     if promoted:
         registry.client().set_registered_model_alias(cfg.model_name, registry.CHAMPION, reg["version"])
-    decision = GateDecision(promoted, reason, metric, reg["version"], challenger_value,
+    decision = GateDecision(promoted, reason, metric, reg["version"], challenger[metric],
                             None if champion is None else str(champion.version), champion_value,
-                            {"champion_metric_basis": basis})  # fmt: skip
-    registry.log_decision(reg["run_id"], decision.to_dict())
+                            {"champion_metric_basis": basis, "guardrail_violations": violations})  # fmt: skip
+    registry.log_decision(reg["run_id"], decision.to_dict(), champion_metrics)
     log.info("promotion decision for version %s: %s (%s)", reg["version"], "PROMOTED" if promoted else "kept champion",
              reason)  # fmt: skip
     return decision

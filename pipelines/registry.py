@@ -156,16 +156,24 @@ def log_training_run(cfg: Settings, run_key: str, tags: dict[str, str], model, s
     return run.info.run_id, str(version.version)
 
 
-def log_decision(run_id: str, decision: dict) -> None:
-    """The gate's decision as tags (and the champion's score on the same split) on the challenger's run."""
+def log_decision(run_id: str, decision: dict, champion_metrics: dict[str, float]) -> None:
+    """The gate's decision as tags, and every champion metric re-scored on the same split as `champion_<name>`.
+
+    So one run shows challenger and champion side by side, and MLflow's compare view lines runs up.
+    """
     import mlflow
 
     with mlflow.start_run(run_id=run_id):
         mlflow.set_tags({"promotion.decision": "promoted" if decision["promoted"] else "rejected",
                          "promotion.reason": decision["reason"],
                          "promotion.champion_version": str(decision["champion_version"])})  # fmt: skip
-        if decision["champion_value"] is not None:
-            mlflow.log_metric(f"champion_{decision['metric']}", decision["champion_value"])
+        champion = {
+            f"champion_{name}": value
+            for name, value in champion_metrics.items()
+            if np.isfinite(value) and not name.startswith("champion_")
+        }
+        if champion:
+            mlflow.log_metrics(champion)
 
 
 @dataclass

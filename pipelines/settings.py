@@ -19,7 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_DATA_ROOT = PROJECT_ROOT.parent / "shared" / "data" / "movielens"
 
 ModelType = Literal["neumf", "gmf", "mlp", "mf"]
-SplitProtocol = Literal["leave_one_out", "full_ranking"]
+SplitProtocol = Literal["temporal", "full_ranking", "leave_one_out"]
 Loss = Literal["bce", "softmax", "bpr"]
 
 # Telemetry opt-outs and a quiet TensorFlow for every process of the project (set by the CLI, tests, Airflow tasks).
@@ -62,6 +62,8 @@ TRAINING_FIELDS: tuple[str, ...] = (
     "num_eval_negatives",
     "top_k",
     "seed",
+    "holdout_ratio",
+    "eval_max_users",
 )
 
 
@@ -85,6 +87,16 @@ class Settings(BaseSettings):
     model_name: str = "movielens-recommender"
     promotion_metric: str = "ndcg_at_10"
     promotion_margin: float = Field(0.0, description="Challenger must beat champion by more than this")
+    guardrail_min_coverage_ratio: float | None = Field(
+        0.5,
+        ge=0,
+        description="Refuse a challenger whose catalog coverage is below this share of the champion's",
+    )
+    guardrail_max_popularity_ratio: float | None = Field(
+        None,
+        gt=0,
+        description="Refuse a challenger whose popularity bias exceeds this multiple of the champion's",
+    )
     mlflow_port: int = Field(5000, description="Port of the local MLflow server started by `make up`")
 
     # --- training ----------------------------------------------------------------------
@@ -93,7 +105,19 @@ class Settings(BaseSettings):
     # embedding_dim=32, learning_rate=0.001
     model_type: ModelType = Field("mf", description="mf (dot product), gmf, mlp or neumf")
     neumf_pretrain: bool = Field(False, description="Pre-train NeuMF from GMF and MLP (He et al. 2017)")
-    split_protocol: SplitProtocol = Field("leave_one_out", description="Held-out split the gate scores on")
+    split_protocol: SplitProtocol = Field(
+        "temporal",
+        description="Held-out split the gate scores on: temporal (each user's latest interactions, whole catalog "
+        "ranked), full_ranking (random per-user holdout) or leave_one_out (NCF paper, sampled negatives)",
+    )
+    holdout_ratio: float = Field(
+        0.75, gt=0, lt=1, description="Share of each user's interactions kept for training"
+    )
+    eval_max_users: int | None = Field(
+        20_000,
+        ge=100,
+        description="Rank a seeded sample of at most this many test users (CI logged); None: all",
+    )
     epochs: int = Field(15, ge=0, description="Training epochs")
     batch_size: int = Field(1024, description="Rows per step (loss bce/bpr)")
     embedding_dim: int = Field(64, description="Embedding size (GMF/MF part)")
@@ -116,7 +140,10 @@ class Settings(BaseSettings):
     eval_every: int = Field(
         1, ge=1, description="Evaluate on the held-out split every N epochs (and the last)"
     )
-    num_eval_negatives: int = Field(99, description="Sampled negatives per held-out item (leave_one_out)")
+    num_eval_negatives: int = Field(
+        99,
+        description="Sampled negatives per held-out item (leave_one_out, and the extra sampled figure of the other protocols)",
+    )
     top_k: int = Field(10, description="Cut-off of the ranking metrics")
     seed: int = Field(42, description="Seed of splits, sampling and initialisation")
     max_ratings: int | None = Field(None, description="Use only the first N ratings (by time): quick runs")

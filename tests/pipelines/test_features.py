@@ -92,3 +92,13 @@ def test_sampler_handles_dense_users():
     keys = np.array([0 * 10 + i for i in range(9)])  # user 0 saw 9 of 10 items
     out = sample_negatives(np.random.default_rng(0), np.array([0]), keys, 10, 5)
     assert (out == 9).all()
+
+
+def test_temporal_split_holds_out_each_users_latest_interactions(interactions):
+    maps = IdMaps.fit(interactions)
+    encoded = maps.encode(interactions)
+    split = full_ranking_split(encoded, 0.75, seed=1, by_time=True)
+    assert split.protocol == "temporal"
+    for user, test in split.test.groupby("user_idx"):
+        train = split.train[split.train.user_idx == user]
+        assert train.timestamp.max() <= test.timestamp.min()

@@ -36,13 +36,27 @@ def test_gate_promotes_better_refuses_worse(settings):
     assert str(registry.get_alias_version(settings, registry.CHALLENGER).version) == "3"
     rejected = mlflow.get_run(worse["register"]["run_id"])
     assert rejected.data.tags["promotion.decision"] == "rejected"
-    assert "champion_ndcg_at_10" in rejected.data.metrics
+    # champion and challenger side by side on the same exact split: accuracy and beyond-accuracy metrics
+    side_by_side = {"ndcg_at_10", "recall_at_10", "map_at_10", "coverage_at_10", "novelty_at_10",
+                    "popularity_bias_at_10", "diversity_at_10", "sampled_ndcg_at_10"}  # fmt: skip
+    assert side_by_side <= set(rejected.data.metrics)
+    assert {f"champion_{name}" for name in side_by_side} <= set(rejected.data.metrics)
+    assert worse["evaluate"]["eval_users"] > 0 and "ndcg_at_10_ci95" in worse["evaluate"]
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(first["register"]["run_id"])}
     assert {"validation", "recommender", "training_curve.png"} <= artifacts
 
     # idempotent: re-running register for the same run id reuses its version
     again = run_stage("register", "better", {"epochs": 6, "learning_rate": 0.005}, base)
     assert again["reused"] and again["version"] == "3"
+
+    # a challenger that wins on NDCG (margin -1) but would shrink coverage below 10x the champion's is refused
+    guarded = base.model_copy(
+        update={"epochs": 2, "promotion_margin": -1.0, "guardrail_min_coverage_ratio": 10.0}
+    )
+    refused = run_all(guarded, run_id="guarded")
+    assert not refused["promote"]["promoted"], refused["promote"]
+    assert "guardrail refuses it: coverage_at_10" in refused["promote"]["reason"]
+    assert str(registry.get_alias_version(settings, registry.CHAMPION).version) == "3"
 
     loaded = registry.load_champion(settings)
     user = int(loaded.recommender.maps.user_ids[0])
