@@ -1,9 +1,10 @@
 """Real `airflow dags test movielens_retrain` runs on the committed slice against a real sqlite MLflow store.
 
-One sequence of three DAG runs (module fixtures, each builds on the previous one):
+One sequence of four DAG runs (module fixtures, each builds on the previous one):
 1. feedback batch A landed, 2 epochs           -> registers version 1, champion = 1, A consumed
 2. feedback batch B landed, epochs=0 (untrained) -> registers version 2, gate rejects it, champion stays 1, B consumed
-3. a corrupt feedback batch landed               -> fails at validate, nothing registered, champion stays 1
+3. no new feedback, a coverage guardrail of 10x   -> registers version 3, the guardrail refuses it, champion stays 1
+4. a corrupt feedback batch landed               -> fails at validate, nothing registered, champion stays 1
 """
 
 from __future__ import annotations
@@ -106,7 +107,17 @@ def worse_run(airflow_home, first_run, batch_b) -> DagTestResult:
 
 
 @pytest.fixture(scope="module")
-def corrupt_run(airflow_home, worse_run) -> tuple[DagTestResult, list[dict]]:
+def guarded_run(airflow_home, worse_run) -> DagTestResult:
+    # wins on NDCG by construction (margin -1) but cannot keep 10x the champion's catalog coverage
+    guard = {"promotion_margin": -1.0, "guardrail_min_coverage_ratio": 10.0}
+    run = dags_test(airflow_home, {"epochs": 2, "settings_overrides": guard})
+    report(run, "guarded run")
+    assert run.returncode == 0, run.output[-6000:]
+    return run
+
+
+@pytest.fixture(scope="module")
+def corrupt_run(airflow_home, guarded_run) -> tuple[DagTestResult, list[dict]]:
     events = feedback_events(airflow_home, 200, 3)
     events[0]["event"] = "purchase"  # not a click/like/watch
     events[1]["user_id"] = -7  # user ids start at 1
@@ -157,6 +168,18 @@ def test_worse_config_leaves_champion_unchanged(airflow_home, worse_run):
     assert tags["promotion.decision"] == "rejected"
 
 
+def test_a_guardrail_refuses_a_challenger_that_wins_on_ndcg(airflow_home, guarded_run):
+    assert all(guarded_run.states[t] == "success" for t in STAGES), guarded_run.states
+    decision = stage_output(airflow_home, guarded_run, "promote")
+    assert decision["promoted"] is False, decision
+    assert "guardrail refuses it: coverage_at_10" in decision["reason"], decision["reason"]
+    assert champion_version(airflow_home) == "1"
+    run = mlflow_client(airflow_home).get_run(stage_output(airflow_home, guarded_run, "register")["run_id"])
+    assert run.data.tags["promotion.decision"] == "rejected"
+    assert "guardrail" in run.data.tags["promotion.reason"]
+    assert {"coverage_at_10", "champion_coverage_at_10", "champion_ndcg_at_10"} <= set(run.data.metrics)
+
+
 def test_landed_feedback_is_read_exactly_once(airflow_home, batch_a, batch_b, first_run, worse_run):
     assert snapshot_ids(airflow_home, first_run) == sorted(e["event_id"] for e in batch_a)
     assert snapshot_ids(airflow_home, worse_run) == sorted(e["event_id"] for e in batch_b)
@@ -181,9 +204,9 @@ def test_corrupt_feedback_leaves_champion_and_watermark_unchanged(airflow_home, 
     from pipelines.feedback import load_watermark
 
     run, _ = corrupt_run
-    assert versions(airflow_home) == ["1", "2"] and champion_version(airflow_home) == "1"
+    assert versions(airflow_home) == ["1", "2", "3"] and champion_version(airflow_home) == "1"
     watermark, committed_runs = load_watermark(airflow_home.settings, airflow_home.settings.model_name)
-    assert run.run_key not in committed_runs and len(committed_runs) == 2
+    assert run.run_key not in committed_runs and len(committed_runs) == 3
     consumed = {name for names in watermark.files.values() for name in names}
     assert consumed == {"part-0-0.json", "part-0-1.json"}  # the corrupt part file stays pending
 
