@@ -45,8 +45,9 @@ class DatasetSpec:
 
     name: str
     url: str
-    sha256: str
+    sha256: str  # empty when GroupLens publishes only an md5
     reader: Callable[[Path], MovieLens]
+    md5: str = ""
 
 
 def _require(path: Path) -> Path:
@@ -86,13 +87,28 @@ def _split_title_year(titles: pd.Series) -> tuple[pd.Series, pd.Series]:
     return title, year
 
 
+CSV_RATING_TYPES = {"userId": "int64", "movieId": "int64", "rating": "float64", "timestamp": "int64"}
+
+
+def _read_csv_ratings(path: Path) -> pd.DataFrame:
+    """ratings.csv (ml-latest-small / ml-25m format): typed in one pass; on any parse problem the slow, exact
+    path names the malformed rows (parsing 25M rows as strings first would cost gigabytes)."""
+    try:
+        raw = pd.read_csv(_require(path), dtype=CSV_RATING_TYPES, engine="c")
+        if set(CSV_RATING_TYPES) <= set(raw.columns) and not raw[list(CSV_RATING_TYPES)].isna().any().any():
+            return raw.rename(columns={"userId": "user_id", "movieId": "item_id"})[RATING_COLUMNS]
+    except (ValueError, pd.errors.ParserError):
+        pass
+    raw = _read(path, "ratings", dtype=str)
+    if not set(CSV_RATING_TYPES).issubset(raw.columns):
+        raise DataError(f"{path}: expected columns {sorted(CSV_RATING_TYPES)}, got {list(raw.columns)}")
+    return _coerce_ratings(raw.rename(columns={"userId": "user_id", "movieId": "item_id"}), path)
+
+
 def read_ml_latest_small(folder: Path) -> MovieLens:
+    """ml-latest-small, ml-25m and the project's synthetic sets share this format (ratings.csv, movies.csv)."""
     ratings_path, movies_path = folder / "ratings.csv", folder / "movies.csv"
-    raw = _read(ratings_path, "ratings", dtype=str)
-    expected = {"userId", "movieId", "rating", "timestamp"}
-    if not expected.issubset(raw.columns):
-        raise DataError(f"{ratings_path}: expected columns {sorted(expected)}, got {list(raw.columns)}")
-    ratings = _coerce_ratings(raw.rename(columns={"userId": "user_id", "movieId": "item_id"}), ratings_path)
+    ratings = _read_csv_ratings(ratings_path)
     movies_raw = _read(movies_path, "movies", dtype={"movieId": "int64", "title": str, "genres": str})
     title, year = _split_title_year(movies_raw["title"])
     movies = pd.DataFrame(
@@ -161,6 +177,13 @@ DATASETS: dict[str, DatasetSpec] = {
             read_ml_100k,
         ),
         DatasetSpec(
+            "ml-25m",
+            "https://files.grouplens.org/datasets/movielens/ml-25m.zip",
+            "",
+            read_ml_latest_small,
+            md5="6b51fb2759a8657d3bfcbfc42b592ada",  # GroupLens's ml-25m.zip.md5
+        ),
+        DatasetSpec(
             "ml-1m",
             "https://files.grouplens.org/datasets/movielens/ml-1m.zip",
             "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
@@ -170,11 +193,19 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+SYNTHETIC_PREFIX = "synthetic-"
+
+
 def dataset_spec(name: str) -> DatasetSpec:
+    """A known MovieLens set, or a `synthetic-*` folder written by pipelines.synthetic (ml-25m format)."""
+    if name.startswith(SYNTHETIC_PREFIX):
+        return DatasetSpec(name, "", "", read_ml_latest_small)
     try:
         return DATASETS[name]
     except KeyError:
-        raise DataError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}") from None
+        raise DataError(
+            f"unknown dataset {name!r}; choose one of {sorted(DATASETS)} or a {SYNTHETIC_PREFIX}* folder"
+        ) from None
 
 
 def load_movielens(data_root: Path, name: str) -> MovieLens:
@@ -192,6 +223,10 @@ def load_movielens(data_root: Path, name: str) -> MovieLens:
 def download_movielens(name: str, data_root: Path, opener: Callable = urllib.request.urlopen) -> Path:
     """Download the official GroupLens zip, verify its sha256, unzip into data_root. Online users only."""
     spec = dataset_spec(name)
+    if not spec.url:
+        raise DataError(
+            f"{name} is generated, not downloaded: `python -m pipelines.synthetic --out <data_root>/{name}`"
+        )
     target = Path(data_root) / name
     if target.is_dir() and any(target.iterdir()):
         log.info("%s already present at %s", name, target)
@@ -199,9 +234,10 @@ def download_movielens(name: str, data_root: Path, opener: Callable = urllib.req
     log.info("downloading %s", spec.url)
     with opener(spec.url, timeout=120) as resp:
         payload = resp.read()
-    digest = hashlib.sha256(payload).hexdigest()
-    if digest != spec.sha256:
-        raise DataError(f"{spec.url}: sha256 {digest} does not match the published {spec.sha256}")
+    algorithm, published = ("sha256", spec.sha256) if spec.sha256 else ("md5", spec.md5)
+    digest = hashlib.new(algorithm, payload).hexdigest()
+    if digest != published:
+        raise DataError(f"{spec.url}: {algorithm} {digest} does not match the published {published}")
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     with zipfile.ZipFile(io.BytesIO(payload)) as archive:
