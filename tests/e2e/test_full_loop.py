@@ -64,7 +64,7 @@ def stack_env(tmp_path, monkeypatch) -> dict[str, str]:
 
 
 def stack(command: str, timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run([ML_PY, "-m", "infra.stack", command], cwd=REPO_ROOT, timeout=timeout, text=True,
+    return subprocess.run([ML_PY, "-m", "infra.cli", "stack", command], cwd=REPO_ROOT, timeout=timeout, text=True,
                           capture_output=True)  # fmt: skip
 
 

@@ -1,0 +1,156 @@
+"""Scale run: the whole pipeline on synthetic MovieLens-shaped data sets of 1M, 5M and 25M ratings.
+
+Per size: generate the data set once (pipelines.synthetic, ml-25m format, under var/data-synthetic/), then run
+validate -> preprocess -> train -> evaluate -> register -> promote -> serving bundle load -> first request,
+each stage in its own interpreter (as the DAG's tasks run), recording wall time and peak RSS of that
+interpreter's process tree (psutil, sampled every 0.2 s). Default model and epochs unless overridden.
+
+    .venvs/ml/bin/python benchmarks/scale.py --sizes 1000000 5000000 25000000
+
+Writes benchmarks/results/scale.json: {"runs": [{"ratings": N, "stages": {"<stage>": {"seconds", "peak_rss_mb"}}}]}
+(a run that failed or was cut by --budget-s names the stage and why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipelines.pipeline import STAGES  # noqa: E402
+from pipelines.settings import PROJECT_ROOT, QUIET_ENV  # noqa: E402
+from pipelines.synthetic import generate  # noqa: E402
+
+RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "scale.json"
+STAGE_CODE = (
+    "import json, sys; from pipelines.pipeline import run_stage; "
+    "print('RESULT ' + json.dumps(run_stage(sys.argv[1], sys.argv[2], json.loads(sys.argv[3])), default=str))"
+)
+SERVE_CODE = """
+import json, time
+t0 = time.perf_counter()
+from pipelines.registry import load_champion
+from pipelines.settings import get_settings
+champion = load_champion(get_settings())
+t1 = time.perf_counter()
+rec = champion.recommender
+user = int(rec.maps.user_ids[0])
+items = rec.top_k(user, 10)
+t2 = time.perf_counter()
+print('RESULT ' + json.dumps({"bundle_load_s": t1 - t0, "first_request_s": t2 - t1, "items": len(items)}))
+"""
+
+
+def run_measured(args: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, str, int]:
+    """(seconds, peak RSS MB of the process tree, stdout tail, return code)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        args, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    peak = [0]
+
+    def sample() -> None:
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    watcher.join()
+    return time.perf_counter() - started, peak[0] / 2**20, out[-4000:], proc.returncode
+
+
+def result_line(output: str) -> dict:
+    lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
+    return json.loads(lines[-1][7:]) if lines else {}
+
+
+def run_size(n: int, root: Path, overrides: dict, budget_s: float) -> dict:
+    data_root = root / "data"
+    name = f"synthetic-{n}"
+    stages: dict[str, dict] = {}
+    if not (data_root / name / "ratings.csv").exists():
+        started = time.perf_counter()
+        generate(n, data_root / name, seed=0)
+        stages["generate"] = {"seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": None}
+    env = {**os.environ, **QUIET_ENV, "MOVIEREC_DATA_ROOT": str(data_root), "MOVIEREC_DATASET": name,
+           "MOVIEREC_VAR_DIR": str(root / f"var-{n}"), "PYTHONPATH": str(PROJECT_ROOT)}  # fmt: skip
+    run_id, py, deadline = f"scale-{n}", sys.executable, time.monotonic() + budget_s
+    outputs: dict[str, dict] = {}
+    for stage in STAGES:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return {"ratings": n, "stages": stages, "incomplete": f"budget exhausted before {stage}"}
+        seconds, rss, out, code = run_measured(
+            [py, "-c", STAGE_CODE, stage, run_id, json.dumps(overrides)], env, remaining
+        )
+        stages[stage] = {"seconds": round(seconds, 1), "peak_rss_mb": round(rss)}
+        print(f"{n:>10,} {stage:<12} {seconds:8.1f} s {rss:8.0f} MB", flush=True)
+        if code != 0:
+            return {
+                "ratings": n,
+                "stages": stages,
+                "incomplete": f"{stage} failed (exit {code}): {out[-1500:]}",
+            }
+        outputs[stage] = result_line(out)
+    seconds, rss, out, code = run_measured([py, "-c", SERVE_CODE], env, max(deadline - time.monotonic(), 60))
+    serve = result_line(out)
+    if code != 0 or not serve:
+        return {"ratings": n, "stages": stages, "incomplete": f"serving load failed: {out[-1500:]}"}
+    stages["serving_bundle_load"] = {"seconds": round(serve["bundle_load_s"], 1), "peak_rss_mb": round(rss)}
+    stages["first_request"] = {"seconds": round(serve["first_request_s"], 3), "peak_rss_mb": round(rss)}
+    print(
+        f"{n:>10,} serving load {serve['bundle_load_s']:8.1f} s, first request {serve['first_request_s']:.3f} s"
+    )
+    validate, evaluate = outputs.get("validate", {}), outputs.get("evaluate", {})
+    return {"ratings": n, "users": validate.get("users"), "movies": validate.get("movies"), "stages": stages,
+            "total_seconds": round(sum(s["seconds"] for s in stages.values()), 1),
+            "peak_rss_mb": max(s["peak_rss_mb"] or 0 for s in stages.values()),
+            "ndcg_at_10": evaluate.get("ndcg_at_10"), "popularity_ndcg_at_10": evaluate.get("popularity_ndcg_at_10"),
+            "eval_users": evaluate.get("eval_users"), "overrides": overrides}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000, 25_000_000])
+    parser.add_argument("--root", type=Path, default=PROJECT_ROOT / "var" / "bench-scale")
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="Settings overrides (JSON values)"
+    )
+    parser.add_argument(
+        "--budget-s", type=float, default=45 * 60, help="per size; the target for 25M is 45 min"
+    )
+    args = parser.parse_args()
+    overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    existing = json.loads(RESULTS.read_text()).get("runs", []) if RESULTS.exists() else []
+    for n in args.sizes:
+        run = run_size(n, args.root, overrides, args.budget_s)
+        existing = [r for r in existing if r["ratings"] != n] + [run]
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(
+            json.dumps({"runs": sorted(existing, key=lambda r: r["ratings"])}, indent=1) + "\n"
+        )
+        print(json.dumps(run, indent=1))
+
+
+if __name__ == "__main__":
+    main()
