@@ -72,17 +72,22 @@ class Problem:
 
 
 class Blend:
-    """z-scored per-user rows of two scorers, mixed: w * a + (1 - w) * b (called with whole catalog rows)."""
+    """z-scored per-user rows of two scorers over the whole catalog, mixed: w * a + (1 - w) * b."""
 
     def __init__(self, a, b, weight: float, n_items: int):
         self.a, self.b, self.weight, self.n_items = a, b, weight, n_items
 
-    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    def score_users(self, users: np.ndarray) -> np.ndarray:
         def rows(scorer):
-            s = np.asarray(scorer.score(users, items), dtype=np.float64).reshape(-1, self.n_items)
+            if hasattr(scorer, "score_users"):
+                s = np.asarray(scorer.score_users(users), dtype=np.float64)
+            else:
+                items = np.arange(self.n_items)
+                pairs = scorer.score(np.repeat(users, self.n_items), np.tile(items, len(users)))
+                s = np.asarray(pairs, dtype=np.float64).reshape(len(users), self.n_items)
             return (s - s.mean(axis=1, keepdims=True)) / (s.std(axis=1, keepdims=True) + 1e-9)
 
-        return (self.weight * rows(self.a) + (1 - self.weight) * rows(self.b)).ravel()
+        return self.weight * rows(self.a) + (1 - self.weight) * rows(self.b)
 
 
 def train_keras(problem: Problem, name: str, seed: int):

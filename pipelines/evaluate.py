@@ -53,9 +53,11 @@ def top_k_unseen(scorer: Scorer, users: np.ndarray, seen: list[np.ndarray], n_it
     out: list[np.ndarray] = []
     for start in range(0, len(users), user_batch):
         batch = users[start : start + user_batch]
-        scores = scorer.score(np.repeat(batch, n_items), np.tile(all_items, len(batch))).reshape(
-            len(batch), n_items
-        )
+        if hasattr(scorer, "score_users"):  # scorers that compute whole catalog rows at once (EASE, NumPy MF)
+            scores = np.array(scorer.score_users(batch), dtype=np.float64)
+        else:
+            pairs = scorer.score(np.repeat(batch, n_items), np.tile(all_items, len(batch)))
+            scores = np.asarray(pairs, dtype=np.float64).reshape(len(batch), n_items)
         for row, u in enumerate(batch):
             scores[row, seen[u]] = -np.inf
         top = np.argpartition(-scores, k, axis=1)[:, :k]

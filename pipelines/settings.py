@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     holdout_ratio: float = Field(
         0.75, gt=0, lt=1, description="Share of each user's interactions kept for training"
     )
+    curve_eval_users: int | None = Field(
+        2_000,
+        ge=100,
+        description="Users sampled for the per-epoch training curve (the gate uses eval_max_users)",
+    )
     eval_max_users: int | None = Field(
         20_000,
         ge=100,

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.evaluate import evaluate
+from pipelines.evaluate import EvalOptions, evaluate
 from pipelines.features import NegativeSampler, Split
 from pipelines.models import KerasScorer, PopularityScorer, build_model, load_pretrained_neumf
 from pipelines.settings import Settings
@@ -36,7 +36,9 @@ def _fit(model, split: Split, n_items: int, cfg: Settings, epochs: int,
         start = time.perf_counter()
         row = {"loss": run_epoch(), "epoch_seconds": time.perf_counter() - start}
         if (epoch + 1) % cfg.eval_every == 0 or epoch == epochs - 1:
-            row.update(evaluate(KerasScorer(model), split, n_users, n_items, cfg.top_k))
+            # the training curve: a seeded user sample keeps each epoch's check bounded at any data size
+            curve = EvalOptions(max_users=cfg.curve_eval_users, seed=cfg.seed)
+            row.update(evaluate(KerasScorer(model), split, n_users, n_items, cfg.top_k, curve))
         history.append(row)
         log.info("%s epoch %d/%d: %s", model.name, epoch + 1, epochs,
                  ", ".join(f"{k}={v:.4f}" for k, v in row.items()))  # fmt: skip
