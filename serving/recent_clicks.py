@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _UserClicks:
-    by_movie: dict[int, int]  # movie_id -> newest click ts (ms)
+    by_movie: dict[int, tuple[int, str]]  # movie_id -> (newest click ts in ms, its event type); newest last
 
 
 class RecentClicks:
@@ -42,8 +42,8 @@ class RecentClicks:
         self._lock = threading.Lock()
         self.added = 0
 
-    def add(self, user_id: int, movie_id: int, ts_ms: int) -> bool:
-        """Record one click recorded at ts_ms; False when that is already older than the window (ignored)."""
+    def add(self, user_id: int, movie_id: int, ts_ms: int, event: str = "click") -> bool:
+        """Record one click/like/watch recorded at ts_ms; False when already older than the window (ignored)."""
         if ts_ms < self._clock_ms() - self.window_ms:
             return False
         with self._lock:
@@ -54,22 +54,26 @@ class RecentClicks:
                     self._users.popitem(last=False)
             else:
                 self._users.move_to_end(user_id)
-            if ts_ms >= entry.by_movie.get(movie_id, -1):
+            if ts_ms >= entry.by_movie.get(movie_id, (-1, ""))[0]:
                 entry.by_movie.pop(movie_id, None)
-                entry.by_movie[movie_id] = ts_ms  # newest last (dicts keep insertion order)
+                entry.by_movie[movie_id] = (ts_ms, event)  # newest last (dicts keep insertion order)
             while len(entry.by_movie) > self.per_user:
                 entry.by_movie.pop(next(iter(entry.by_movie)))
             self.added += 1
         return True
 
-    def movies(self, user_id: int) -> frozenset[int]:
-        """Movies this user clicked within the window."""
+    def events(self, user_id: int) -> list[tuple[int, str]]:
+        """(movie_id, event) of this user's clicks within the window, oldest first (the fold-in's input)."""
         cutoff = self._clock_ms() - self.window_ms
         with self._lock:
             entry = self._users.get(user_id)
             if entry is None:
-                return frozenset()
-            return frozenset(m for m, ts in entry.by_movie.items() if ts >= cutoff)
+                return []
+            return [(m, event) for m, (ts, event) in entry.by_movie.items() if ts >= cutoff]
+
+    def movies(self, user_id: int) -> frozenset[int]:
+        """Movies this user clicked within the window."""
+        return frozenset(m for m, _ in self.events(user_id))
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -183,9 +187,8 @@ class ClickTopicFollower:
         self.consumed += 1
         # the window counts from when the click was recorded (the record's timestamp), not from the event
         # time a client may have sent (the legacy API sends epoch seconds that can be old)
-        self.state.add(
-            event.user_id, event.movie_id, recorded_ms if recorded_ms and recorded_ms > 0 else event.ts
-        )
+        recorded = recorded_ms if recorded_ms and recorded_ms > 0 else event.ts
+        self.state.add(event.user_id, event.movie_id, recorded, event.event)
 
     def stats(self) -> dict:
         return {

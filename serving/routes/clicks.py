@@ -74,7 +74,7 @@ async def publish_acknowledged(runtime: ServingRuntime, events: list[ClickEvent]
         )
     now_ms = int(time.time() * 1000)
     for ev in events:
-        runtime.recent.add(ev.user_id, ev.movie_id, now_ms)
+        runtime.recent.add(ev.user_id, ev.movie_id, now_ms, ev.event)
 
 
 @router.post(

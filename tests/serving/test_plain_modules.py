@@ -69,6 +69,13 @@ class TestRecentClicks:
         assert state.movies(1) == {10, 11}
         assert state.movies(2) == frozenset()
 
+    def test_events_keep_their_type_oldest_first(self):
+        state = RecentClicks(window_s=60, max_users=10, per_user=10, clock_ms=lambda: NOW)
+        state.add(1, 10, NOW - 5_000, "like")
+        state.add(1, 11, NOW - 4_000, "watch")
+        state.add(1, 10, NOW, "click")  # the same movie again: newest event wins and moves last
+        assert state.events(1) == [(11, "watch"), (10, "click")]
+
     def test_clicks_age_out_of_the_window(self):
         clock = [NOW]
         state = RecentClicks(window_s=60, max_users=10, per_user=10, clock_ms=lambda: clock[0])
