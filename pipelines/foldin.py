@@ -1,0 +1,127 @@
+"""Fold-in: a user representation from fresh clicks against the fixed item side of a FastScorer, in NumPy.
+
+Real-time personalization without a retrain. Three estimators (chosen by benchmarks/foldin.py, see RESULTS.md):
+
+- `ridge`: the weighted least-squares projection of implicit's `recalculate_user` / iALS `Project()`:
+  u = (a0 Q'Q + Q_S' W Q_S + lambda I)^-1 Q_S' W 1, clicked items as target 1, the whole catalog as weak zeros;
+- `mean`: the weighted mean of the clicked items' vectors;
+- `softmax`: a few gradient steps on the user's row against the training loss (softmax over the catalog), from
+  a prior (the average training user, or the user's own row), backpropagated through the MLP tower in NumPy.
+  The only estimator that moves an MLP user; NeuMF takes it too. `ridge` and `mean` set the dot part (MF,
+  GMF, NeuMF's GMF half) and keep the MLP half at the prior.
+
+Every estimator scales by `scale`: MF trained with softmax adds an item bias (popularity) that a tiny vector
+cannot outweigh, so how far a few clicks move away from popularity is a tuned hyper-parameter.
+Cost is bounded: the most recent `max_clicks` fresh clicks, at most `max_history` training items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipelines.fast_scoring import FastScorer
+
+METHODS = ("ridge", "mean", "softmax")
+EVENT_WEIGHTS = {"click": 1.0, "watch": 1.0, "like": 1.0}
+
+
+@dataclass(frozen=True)
+class FoldInConfig:
+    method: str = "ridge"
+    scale: float = 1.0  # multiplies the solved dot-part vector (ridge, mean)
+    ridge_lambda: float = 1.0
+    unobserved_weight: float = 0.01  # a0: weight of "not clicked" (target 0) over the whole catalog
+    steps: int = 10  # softmax
+    learning_rate: float = 1.0  # softmax
+    prior_l2: float = 0.1  # softmax: pull towards the prior row
+    max_clicks: int = 50
+    max_history: int = 500
+    history_weight: float = 1.0
+    event_weights: Mapping[str, float] = field(default_factory=lambda: dict(EVENT_WEIGHTS))
+
+
+class FoldIn:
+    """Per-scorer state (the item Gram matrix, the prior) + `user_repr`, the per-request solve."""
+
+    def __init__(self, scorer: FastScorer, config: FoldInConfig | None = None):
+        self.scorer = scorer
+        self.config = config or FoldInConfig()
+        if self.config.method not in METHODS:
+            raise ValueError(f"unknown fold-in method {self.config.method!r}; choose one of {METHODS}")
+        q = scorer.item_dot.astype(np.float64)
+        self._gram = q.T @ q
+        self._prior = scorer.mean_user_repr()
+
+    def _usable(self, item_idx: Sequence[int], events: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+        """Known items of the most recent max_clicks clicks (oldest first), with their event weights."""
+        idx = np.asarray(item_idx, dtype=np.int64).reshape(-1)
+        weights = np.array([self.config.event_weights.get(e, 1.0) for e in events], np.float64) \
+            if events is not None else np.ones(len(idx))  # fmt: skip
+        if len(weights) != len(idx):
+            raise ValueError(f"{len(idx)} clicks but {len(weights)} event types")
+        known = (idx >= 0) & (idx < self.scorer.n_items)
+        idx, weights = idx[known][-self.config.max_clicks :], weights[known][-self.config.max_clicks :]
+        return idx, weights
+
+    def user_repr(self, item_idx: Sequence[int], events: Sequence[str] | None = None,
+                  user_idx: int | None = None, history_idx: Sequence[int] = ()) -> np.ndarray | None:  # fmt: skip
+        """A representation for FastScorer.score_vector, or None when no click is usable (caller: popularity).
+
+        `item_idx`: fresh clicks as catalog indices, oldest first (-1 = movie unknown to the model, ignored);
+        `user_idx`/`history_idx`: a known user's row and training items, folded in together with the clicks.
+        """
+        idx, weights = self._usable(item_idx, events)
+        if len(idx) == 0:
+            return None
+        prior = self._prior if user_idx is None else self.scorer.user_repr(user_idx).astype(np.float32)
+        if self.config.method == "softmax":
+            return self._softmax_steps(prior, idx, weights)
+        history = np.asarray(history_idx, dtype=np.int64)[: self.config.max_history]
+        if len(history):
+            idx = np.concatenate([history, idx])
+            weights = np.concatenate([np.full(len(history), self.config.history_weight), weights])
+        items, inverse = np.unique(idx, return_inverse=True)
+        w = np.bincount(inverse, weights=weights)
+        out = prior.copy()
+        out[: self.scorer.d_dot] = self.config.scale * (self._ridge(items, w) if self.config.method == "ridge"
+                                                        else self._mean(items, w))  # fmt: skip
+        return out
+
+    def _ridge(self, items: np.ndarray, w: np.ndarray) -> np.ndarray:
+        q = self.scorer.item_dot[items].astype(np.float64)
+        a = self.config.unobserved_weight * self._gram + (q.T * w) @ q
+        a[np.diag_indices_from(a)] += self.config.ridge_lambda
+        return np.linalg.solve(a, q.T @ w).astype(np.float32)
+
+    def _mean(self, items: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return (w @ self.scorer.item_dot[items] / w.sum()).astype(np.float32)
+
+    def _softmax_steps(self, prior: np.ndarray, idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Gradient descent on mean weighted -log softmax(click) + prior_l2/2 |r - prior|^2 over the user row."""
+        s, cfg, d = self.scorer, self.config, self.scorer.d_dot
+        target = np.bincount(idx, weights=weights, minlength=s.n_items) / weights.sum()
+        r = prior.astype(np.float32).copy()
+        for _ in range(cfg.steps):
+            layers = s.mlp_forward(r[d:]) if s.has_mlp else []
+            logits = s.item_bias + s.item_dot @ r[:d]
+            if s.has_mlp:
+                logits = logits + layers[-1] @ s.mlp_out
+            p = np.exp(logits - logits.max())
+            g = (p / p.sum() - target).astype(np.float32)  # d loss / d logit, per item
+            grad = np.empty_like(r)
+            grad[:d] = g @ s.item_dot
+            if s.has_mlp:
+                grad[d:] = _mlp_user_gradient(s, layers, g)
+            r -= cfg.learning_rate * (grad + cfg.prior_l2 * (r - prior))
+        return r
+
+
+def _mlp_user_gradient(s: FastScorer, layers: list[np.ndarray], g: np.ndarray) -> np.ndarray:
+    """Backpropagate d loss / d logit (per item) through the relu tower to the user's MLP row."""
+    grad_h = g[:, None] * s.mlp_out[None, :]
+    for (w, _), h in zip(reversed(s.hidden), reversed(layers[1:]), strict=True):
+        grad_h = (grad_h * (h > 0)) @ w.T
+    return s.first_user_w @ (grad_h * (layers[0] > 0)).sum(axis=0)

@@ -1,0 +1,90 @@
+"""Fold-in: clicks move a new user's ranking towards what they clicked, cost is capped, bad clicks are ignored."""
+
+import numpy as np
+import pytest
+
+from pipelines.fast_scoring import FastScorer, top_k
+from pipelines.foldin import FoldIn, FoldInConfig, _mlp_user_gradient
+
+N_ITEMS, DIM = 60, 4
+
+
+def clustered_scorer(rng, with_mlp: bool = False) -> FastScorer:
+    """Items in 3 well-separated clusters; a strong popularity bias on cluster 0."""
+    centers = np.eye(3, DIM) * 3.0
+    cluster = np.arange(N_ITEMS) % 3
+    items = (centers[cluster] + rng.normal(scale=0.3, size=(N_ITEMS, DIM))).astype(np.float32)
+    h1, d_mlp = (5, 2) if with_mlp else (0, 0)
+    return FastScorer(
+        output="logit", item_dot=items, user_dot=rng.normal(scale=0.1, size=(10, DIM)).astype(np.float32),
+        item_bias=np.where(cluster == 0, 1.0, 0.0).astype(np.float32), user_bias=np.zeros(10, np.float32),
+        item_first=rng.normal(size=(N_ITEMS, h1)).astype(np.float32),
+        first_user_w=rng.normal(size=(d_mlp, h1)).astype(np.float32),
+        user_mlp=rng.normal(size=(10, d_mlp)).astype(np.float32),
+        hidden=[(rng.normal(size=(h1, 3)).astype(np.float32), np.full(3, 0.1, np.float32))] if with_mlp else [],
+        mlp_out=rng.normal(size=3 if with_mlp else 0).astype(np.float32),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["ridge", "mean", "softmax"])
+def test_clicks_move_a_new_user_towards_the_clicked_cluster(method):
+    scorer = clustered_scorer(np.random.default_rng(0))
+    clicks = np.array([2, 5, 8])  # cluster 2
+    before = top_k(scorer.score_vector(scorer.mean_user_repr()), 10, clicks)
+    folded = FoldIn(scorer, FoldInConfig(method=method, scale=3.0)).user_repr(clicks, ["like", "click", "watch"])
+    after = top_k(scorer.score_vector(folded), 10, clicks)
+    assert np.mean(before % 3 == 2) < 0.5
+    assert np.mean(after % 3 == 2) == 1.0, after
+
+
+def test_unknown_movies_are_ignored_and_no_usable_click_is_none():
+    fold = FoldIn(clustered_scorer(np.random.default_rng(1)))
+    assert fold.user_repr([-1, -1, N_ITEMS + 5]) is None
+    assert fold.user_repr([]) is None
+    np.testing.assert_array_equal(fold.user_repr([-1, 4, -1, 7]), fold.user_repr([4, 7]))
+
+
+def test_only_the_most_recent_clicks_count():
+    fold = FoldIn(clustered_scorer(np.random.default_rng(2)), FoldInConfig(max_clicks=5))
+    many = np.random.default_rng(3).integers(0, N_ITEMS, size=5000)
+    np.testing.assert_allclose(fold.user_repr(many), fold.user_repr(many[-5:]))
+
+
+def test_known_user_history_is_folded_with_the_clicks():
+    scorer = clustered_scorer(np.random.default_rng(4))
+    fold = FoldIn(scorer, FoldInConfig(scale=3.0))
+    history = np.array([0, 3, 6, 9, 12])  # cluster 0
+    only_history = fold.user_repr([15], user_idx=1, history_idx=history)
+    with_clicks = fold.user_repr([1, 4, 7, 10, 13, 16], user_idx=1, history_idx=history)  # cluster 1
+    share = [np.mean(top_k(scorer.score_vector(r), 10, history) % 3 == 1) for r in (only_history, with_clicks)]
+    assert share[1] > share[0]
+
+
+def test_mlp_gradient_matches_finite_differences():
+    s = clustered_scorer(np.random.default_rng(5), with_mlp=True)
+    g = np.random.default_rng(6).normal(size=N_ITEMS).astype(np.float32)
+    u = np.array([0.3, -0.2], np.float32)
+
+    def objective(x):  # g . mlp logits, whose gradient is what _mlp_user_gradient computes
+        return float(g.astype(np.float64) @ (s.mlp_forward(x)[-1] @ s.mlp_out))
+
+    eps = 1e-3
+    numeric = [(objective(u + eps * e) - objective(u - eps * e)) / (2 * eps) for e in np.eye(2, dtype=np.float32)]
+    np.testing.assert_allclose(_mlp_user_gradient(s, s.mlp_forward(u), g), numeric, rtol=1e-2, atol=1e-3)
+
+
+def test_softmax_steps_raise_the_clicked_items_likelihood_for_an_mlp_user():
+    s = clustered_scorer(np.random.default_rng(7), with_mlp=True)
+    clicks = np.array([1, 4, 7])
+
+    def log_lik(r):
+        logits = s.score_vector(r).astype(np.float64)
+        return float((logits[clicks] - np.log(np.exp(logits).sum())).sum())
+
+    folded = FoldIn(s, FoldInConfig(method="softmax", steps=20, learning_rate=0.5)).user_repr(clicks)
+    assert log_lik(folded) > log_lik(s.mean_user_repr())
+
+
+def test_event_count_must_match_clicks():
+    with pytest.raises(ValueError, match="event types"):
+        FoldIn(clustered_scorer(np.random.default_rng(8))).user_repr([1, 2], ["like"])
