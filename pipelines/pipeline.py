@@ -137,6 +137,7 @@ def register_stage(ctx: RunContext) -> dict:
     import mlflow
 
     from pipelines import registry
+    from pipelines.fast_scoring import FastScorer
     from pipelines.scoring import cold_start_scores, save_bundle
 
     cfg, store = ctx.cfg, ctx.store
@@ -151,11 +152,12 @@ def register_stage(ctx: RunContext) -> dict:
         mlflow.delete_run(existing.info.run_id)  # a half-written earlier attempt: start clean
     shutil.rmtree(store.bundle_dir, ignore_errors=True)
     _, maps = store.split()
+    model = store.load_model()
     save_bundle(store.bundle_dir, maps, store.interactions(), store.movies(),
-                cold_start_scores(store.ratings(), cfg.cold_start_min_count))  # fmt: skip
+                cold_start_scores(store.ratings(), cfg.cold_start_min_count), FastScorer.from_keras(model))  # fmt: skip
     tags = {"dataset": cfg.dataset, "protocol": store.read_json("preprocess.json")["protocol"],
             "model_type": cfg.model_type, **{k: str(v) for k, v in (ctx.params.get("tags") or {}).items()}}  # fmt: skip
-    run_id, version = registry.log_training_run(cfg, ctx.run_id, tags, store.load_model(), store)
+    run_id, version = registry.log_training_run(cfg, ctx.run_id, tags, model, store)
     log.info("registered %s version %s (run %s)", cfg.model_name, version, run_id)
     return store.write_json("register.json", {"run_id": run_id, "version": version, "model_name": cfg.model_name,
                                               "reused": False})  # fmt: skip

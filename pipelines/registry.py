@@ -187,21 +187,35 @@ class Champion:
 
 
 def load_version(cfg: Settings, version) -> Champion:
-    """Load a registered version's Keras model and its recommender bundle."""
+    """A registered version ready to serve: its bundle, with the NumPy scorer when the bundle has one.
+
+    Bundles with `fast_scorer.npz` never load the Keras model, so the service need not import TensorFlow
+    (older bundles fall back to the registered Keras model).
+    """
     import mlflow
 
-    from pipelines.models import KerasScorer
-    from pipelines.scoring import BUNDLE_DIR, Recommender
+    from pipelines.scoring import BUNDLE_DIR, FAST_SCORER_FILE, Recommender
 
-    model = mlflow.keras.load_model(f"models:/{cfg.model_name}/{version.version}")
     with tempfile.TemporaryDirectory(prefix="movierec-bundle-") as tmp:
-        folder = mlflow.artifacts.download_artifacts(
-            run_id=version.run_id, artifact_path=BUNDLE_DIR, dst_path=tmp
+        folder = Path(
+            mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path=BUNDLE_DIR, dst_path=tmp)
         )
-        recommender = Recommender(KerasScorer(model), Path(folder))
+        scorer = None
+        if not (folder / FAST_SCORER_FILE).exists():
+            from pipelines.models import KerasScorer
+
+            scorer = KerasScorer(mlflow.keras.load_model(f"models:/{cfg.model_name}/{version.version}"))
+        recommender = Recommender(scorer, folder, foldin_config(cfg))
     metrics = client().get_run(version.run_id).data.metrics
     return Champion(cfg.model_name, str(version.version), version.run_id, dict(metrics),
                     datetime.now(UTC), recommender)  # fmt: skip
+
+
+def foldin_config(cfg: Settings):
+    """The fold-in the service applies to fresh clicks (settings `foldin_*`)."""
+    from pipelines.foldin import FoldInConfig
+
+    return FoldInConfig(method=cfg.foldin_method, scale=cfg.foldin_scale, max_clicks=cfg.foldin_max_clicks)
 
 
 def load_champion(cfg: Settings) -> Champion | None:

@@ -13,9 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines.fast_scoring import FastScorer, top_k
 from pipelines.features import IdMaps
+from pipelines.foldin import FoldIn, FoldInConfig
 
 BUNDLE_DIR = "recommender"
+FAST_SCORER_FILE = "fast_scorer.npz"  # the model as NumPy arrays: serving needs no TensorFlow
 
 
 class UnknownUser(KeyError):
@@ -45,9 +48,11 @@ def cold_start_scores(ratings: pd.DataFrame, min_count: int = 10) -> pd.Series:
 
 
 def save_bundle(folder: Path, maps: IdMaps, interactions: pd.DataFrame, movies: pd.DataFrame,
-                cold_scores: pd.Series) -> Path:  # fmt: skip
-    """Write the serving bundle: id maps, per-user seen items (CSR), catalog, cold-start ranking."""
+                cold_scores: pd.Series, fast: FastScorer | None = None) -> Path:  # fmt: skip
+    """Write the serving bundle: id maps, per-user seen items (CSR), catalog, cold-start ranking, NumPy scorer."""
     folder.mkdir(parents=True, exist_ok=True)
+    if fast is not None:
+        fast.save(folder / FAST_SCORER_FILE)
     maps.save(folder / "id_maps.json")
     enc = maps.encode(interactions).sort_values(["user_idx", "item_idx"])
     indptr = np.concatenate([[0], np.cumsum(np.bincount(enc.user_idx, minlength=maps.n_users))])
@@ -59,11 +64,33 @@ def save_bundle(folder: Path, maps: IdMaps, interactions: pd.DataFrame, movies: 
     return folder
 
 
-class Recommender:
-    """Top-k for known users with one model call over the catalog; damped popularity for everyone else."""
+class FastPairScorer:
+    """pipelines.evaluate's Scorer over a FastScorer: pairs, or whole catalog rows (`score_users`)."""
 
-    def __init__(self, scorer, folder: Path):
-        self.scorer = scorer
+    def __init__(self, fast: FastScorer):
+        self.fast = fast
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        return np.stack([self.fast.score_user(int(u)) for u in users]) if len(users) else np.empty((0, 0))
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        users, items = np.asarray(users), np.asarray(items)
+        out = np.empty(len(users), dtype=np.float32)
+        for u in np.unique(users):
+            rows = users == u
+            out[rows] = self.fast.score_user(int(u))[items[rows]]
+        return out
+
+
+class Recommender:
+    """Top-k over the catalog from the NumPy scorer (or a Keras scorer for old bundles); fold-in of fresh clicks;
+    damped popularity for everyone else."""
+
+    def __init__(self, scorer, folder: Path, foldin: FoldInConfig | None = None):
+        fast_file = folder / FAST_SCORER_FILE
+        self.fast = FastScorer.load(fast_file) if fast_file.exists() else None
+        self.scorer = FastPairScorer(self.fast) if self.fast is not None else scorer
+        self.foldin = FoldIn(self.fast, foldin) if self.fast is not None else None
         self.maps = IdMaps.load(folder / "id_maps.json")
         seen = np.load(folder / "seen.npz")
         self._seen_indptr, self._seen_indices = seen["indptr"], seen["indices"]
@@ -95,25 +122,46 @@ class Recommender:
             raise UnknownUser(user_id)
         return idx
 
+    def _seen_idx(self, u: int) -> np.ndarray:
+        return self._seen_indices[self._seen_indptr[u] : self._seen_indptr[u + 1]]
+
     def seen(self, user_id: int) -> set[int]:
         """Movies the user interacted with in the training data (raw ids)."""
-        u = self._user_idx(user_id)
-        idx = self._seen_indices[self._seen_indptr[u] : self._seen_indptr[u + 1]]
-        return set(self.maps.item_ids[idx].tolist())
+        return set(self.maps.item_ids[self._seen_idx(self._user_idx(user_id))].tolist())
+
+    def _scores(self, u: int) -> np.ndarray:
+        if self.fast is not None:
+            return self.fast.score_user(u)
+        return self.scorer.score(np.full(len(self._all_items), u, dtype=np.int32), self._all_items)
+
+    def _ranked(self, scores: np.ndarray, k: int, exclude_idx: np.ndarray) -> list[tuple[int, float]]:
+        top = top_k(scores, k, exclude_idx)
+        return [(int(self.maps.item_ids[i]), float(scores[i])) for i in top]
 
     def top_k(self, user_id: int, k: int = 10, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
         """Top-k (movie_id, score) over the catalog, without seen and excluded movies."""
         u = self._user_idx(user_id)
-        scores = self.scorer.score(np.full(len(self._all_items), u, dtype=np.int32), self._all_items)
-        scores[self._seen_indices[self._seen_indptr[u] : self._seen_indptr[u + 1]]] = -np.inf
         excluded = self.maps.item_index(np.fromiter(exclude, dtype=np.int64))
-        scores[excluded[excluded >= 0]] = -np.inf
-        k = min(k, int(np.isfinite(scores).sum()))
-        if k <= 0:
-            return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(self.maps.item_ids[i]), float(scores[i])) for i in top]
+        return self._ranked(self._scores(u), k, np.concatenate([self._seen_idx(u), excluded]))
+
+    def top_k_from_clicks(
+        self, events: list[tuple[int, str]], k: int = 10, user_id: int | None = None
+    ) -> tuple[list[tuple[int, float]], int] | None:
+        """Top-k for a vector folded in from fresh (movie_id, event) clicks, oldest first, without a retrain.
+
+        A known user's training history is folded in together with the clicks. Returns (items, clicks used), or
+        None when no click is on a movie the model knows (or the bundle has no NumPy scorer): use popularity.
+        """
+        if self.foldin is None or not events:
+            return None
+        idx = self.maps.item_index(np.array([m for m, _ in events], dtype=np.int64))
+        u = self._user_idx(user_id) if user_id is not None and self.known_user(user_id) else None
+        history = self._seen_idx(u) if u is not None else np.empty(0, dtype=np.int64)
+        user_repr = self.foldin.user_repr(idx, [e for _, e in events], user_idx=u, history_idx=history)
+        if user_repr is None:
+            return None
+        used = min(int((idx >= 0).sum()), self.foldin.config.max_clicks)
+        return self._ranked(self.fast.score_vector(user_repr), k, np.concatenate([history, idx])), used
 
     def cold_start(self, k: int = 10, genres: Iterable[str] | None = None,
                    exclude: Iterable[int] = ()) -> list[tuple[int, float]]:  # fmt: skip

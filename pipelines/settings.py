@@ -177,6 +177,13 @@ class Settings(BaseSettings):
     model_poll_interval_s: float = 30.0
     click_ack_timeout_s: float = 5.0
     cold_start_min_count: int = 10
+    foldin_method: Literal["ridge", "mean", "softmax"] = Field(
+        "ridge", description="How fresh clicks become a user vector without a retrain (benchmarks/foldin.py)"
+    )
+    foldin_scale: float = Field(1.0, gt=0, description="How far fresh clicks move the folded vector")
+    foldin_max_clicks: int = Field(
+        50, ge=1, description="Most recent fresh clicks folded per request (cost cap)"
+    )
     serving_workers: int = Field(
         1, description="BentoML worker processes (each is a replica with its own state)"
     )

@@ -38,32 +38,44 @@ def catalog_genres(recommender: Any) -> set[str]:
     return set(recommender.genres)
 
 
+def _choose(
+    rec: Any, user_id: int | None, k: int, events: list[tuple[int, str]], genres: list[str] | None
+) -> tuple[str, list[tuple[int, float]], int]:
+    """(strategy, (movie_id, score) pairs, fresh clicks folded in) for one request."""
+    recent = {movie for movie, _ in events}
+    known = user_id is not None and rec.known_user(user_id)
+    if genres is None and events:
+        folded = rec.top_k_from_clicks(events, k, user_id=user_id)
+        if folded is not None:
+            pairs, used = folded
+            return ("personalized" if known else "personalized_from_clicks"), pairs, used
+    if genres is None and known:
+        return "personalized", rec.top_k(user_id, k, exclude=recent), 0
+    # genres asked for = the person told us what they like now: honour it with the cold-start ranking,
+    # but never show a known user the movies they already rated
+    exclude = recent | (rec.seen(user_id) if known else set())
+    return "cold_start", rec.cold_start(k, genres=genres, exclude=exclude), 0
+
+
 def build_recommendations(
     champion: Any | None,
     user_id: int | None,
     k: int,
-    recent: frozenset[int] = frozenset(),
+    events: list[tuple[int, str]] | None = None,
     genres: Iterable[str] | None = None,
 ) -> RecommendationsOut:
-    """Personalized top-k for a user in the training data, cold start for anyone else (user_id None = anonymous).
+    """Top-k for one request: `personalized` (a known user, their fresh clicks folded into their vector),
+    `personalized_from_clicks` (an unknown user with fresh clicks: a vector solved from them alone) or
+    `cold_start` (damped popularity, optionally by genres). Seen and freshly clicked movies are never shown.
 
-    Excludes the user's training history (inside Recommender.recommend) and `recent` (their fresh clicks).
+    `events`: the user's fresh (movie_id, event) clicks, oldest first; user_id None = anonymous.
     """
     if champion is None:
         raise NoChampion()
     rec = champion.recommender
+    events = list(events or [])
     wanted_genres = normalize_genres(genres, catalog_genres(rec))
-    if user_id is not None and wanted_genres is None and rec.known_user(user_id):
-        strategy = "personalized"
-        pairs = rec.top_k(user_id, k, exclude=set(recent))
-    else:
-        # genres asked for = the person told us what they like now: honour it with the cold-start ranking,
-        # but never show a known user the movies they already rated
-        strategy = "cold_start"
-        exclude = set(recent)
-        if user_id is not None and rec.known_user(user_id):
-            exclude |= rec.seen(user_id)
-        pairs = rec.cold_start(k, genres=wanted_genres, exclude=exclude)
+    strategy, pairs, folded = _choose(rec, user_id, k, events, wanted_genres)
     movies = rec.movies
     items = [
         RecommendedMovie(
@@ -81,7 +93,8 @@ def build_recommendations(
         strategy=strategy,
         model=ModelRef(name=champion.model_name, version=str(champion.version)),
         genres=wanted_genres or [],
-        excluded_recent_clicks=len(recent),
+        excluded_recent_clicks=len({movie for movie, _ in events}),
+        folded_clicks=folded,
         items=items,
     )
 
@@ -90,10 +103,8 @@ def recommendations_for(
     runtime: Any, user_id: int | None, k: int, genres: Iterable[str] | None = None
 ) -> RecommendationsOut:
     """The one recommend path of both HTTP forms: the user's fresh clicks from the replica's state, then the model."""
-    recent = (
-        runtime.recent.movies(user_id) if user_id is not None and runtime.recent is not None else frozenset()
-    )
-    return build_recommendations(runtime.holder.current, user_id, k, recent=recent, genres=genres)
+    events = runtime.recent.events(user_id) if user_id is not None and runtime.recent is not None else []
+    return build_recommendations(runtime.holder.current, user_id, k, events=events, genres=genres)
 
 
 def legacy_predict(out: RecommendationsOut, user_id: str) -> LegacyPredictOut:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipelines.events import MAX_ID, ClickEvent, EventType, future_ts_reason, latest_allowed_ts
 
-Strategy = Literal["personalized", "cold_start"]
+Strategy = Literal["personalized", "personalized_from_clicks", "cold_start"]
 MAX_K = 100
 
 
@@ -89,6 +89,7 @@ class RecommendationsOut(BaseModel):
     excluded_recent_clicks: int = Field(
         description="fresh clicks of this user excluded on top of training history"
     )
+    folded_clicks: int = Field(0, description="fresh clicks folded into the user's vector for this answer")
     items: list[RecommendedMovie]
 
 

@@ -37,10 +37,11 @@ def test_personalized_excludes_training_history_and_recent_clicks(champion):
     first = build_recommendations(champion, user, 20)
     assert first.strategy == "personalized" and len(first.items) == 20
     assert not seen & {m.movie_id for m in first.items}
-    clicked = frozenset({first.items[0].movie_id, first.items[1].movie_id})
-    again = build_recommendations(champion, user, 20, recent=clicked)
-    assert not clicked & {m.movie_id for m in again.items}
-    assert again.excluded_recent_clicks == 2
+    clicked = [(first.items[0].movie_id, "click"), (first.items[1].movie_id, "like")]
+    again = build_recommendations(champion, user, 20, events=clicked)
+    assert not {m for m, _ in clicked} & {m.movie_id for m in again.items}
+    assert not seen & {m.movie_id for m in again.items}
+    assert again.excluded_recent_clicks == 2 and again.folded_clicks == 2 and again.strategy == "personalized"
     scores = [m.score for m in again.items]
     assert scores == sorted(scores, reverse=True)
 
@@ -51,6 +52,16 @@ def test_unknown_and_anonymous_users_get_cold_start_filtered_by_genres(champion)
     assert len(out.items) == 10 and all("Comedy" in m.genres for m in out.items)
     anon = build_recommendations(champion, None, 10)
     assert anon.strategy == "cold_start" and anon.user_id is None and len(anon.items) == 10
+
+
+def test_an_unknown_user_with_fresh_likes_gets_a_vector_from_them(champion):
+    rec = champion.recommender
+    liked = [int(m) for m in rec.maps.item_ids[:3]]
+    out = build_recommendations(champion, 999_999, 10, events=[(m, "like") for m in liked])
+    assert out.strategy == "personalized_from_clicks" and out.folded_clicks == 3
+    assert not set(liked) & {m.movie_id for m in out.items}
+    unknown_movies = build_recommendations(champion, 999_999, 10, events=[(987_654_321, "like")])
+    assert unknown_movies.strategy == "cold_start" and len(unknown_movies.items) == 10  # ignored, no error
 
 
 def test_known_user_asking_for_genres_never_sees_rated_movies(champion):
