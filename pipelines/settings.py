@@ -180,7 +180,11 @@ class Settings(BaseSettings):
     foldin_method: Literal["ridge", "mean", "softmax"] = Field(
         "ridge", description="How fresh clicks become a user vector without a retrain (benchmarks/foldin.py)"
     )
-    foldin_scale: float = Field(1.0, gt=0, description="How far fresh clicks move the folded vector")
+    foldin_scale: float = Field(
+        3.0,
+        gt=0,
+        description="How far fresh clicks move the folded vector (chosen on validation users, benchmarks/foldin.py)",
+    )
     foldin_max_clicks: int = Field(
         50, ge=1, description="Most recent fresh clicks folded per request (cost cap)"
     )

@@ -7,6 +7,9 @@ from typing import Any
 
 from serving.schemas import LegacyMovie, LegacyPredictOut, ModelRef, RecommendationsOut, RecommendedMovie
 
+# candidates ranked per wanted item when a genre filter narrows a folded-in list
+GENRE_OVERFETCH = 20
+
 
 class NoChampion(RuntimeError):
     """No champion model is loaded (none registered yet, or the first load failed)."""
@@ -38,17 +41,32 @@ def catalog_genres(recommender: Any) -> set[str]:
     return set(recommender.genres)
 
 
+def _in_genres(rec: Any, pairs: list[tuple[int, float]], genres: list[str] | None, k: int) -> list:
+    if not genres:
+        return pairs[:k]
+    wanted = set(genres)
+    return [(m, score) for m, score in pairs if wanted & set(rec.movies[m].genres)][:k]
+
+
 def _choose(
     rec: Any, user_id: int | None, k: int, events: list[tuple[int, str]], genres: list[str] | None
 ) -> tuple[str, list[tuple[int, float]], int]:
-    """(strategy, (movie_id, score) pairs, fresh clicks folded in) for one request."""
+    """(strategy, (movie_id, score) pairs, fresh clicks folded in) for one request.
+
+    Fresh clicks are the strongest signal: they are folded in first (a genre filter then narrows the list);
+    without them a known user gets their trained vector, unless they asked for genres (cold start by genres).
+    """
     recent = {movie for movie, _ in events}
     known = user_id is not None and rec.known_user(user_id)
-    if genres is None and events:
-        folded = rec.top_k_from_clicks(events, k, user_id=user_id)
+    if events:
+        folded = rec.top_k_from_clicks(events, k * GENRE_OVERFETCH if genres else k, user_id=user_id)
         if folded is not None:
             pairs, used = folded
-            return ("personalized" if known else "personalized_from_clicks"), pairs, used
+            return (
+                ("personalized" if known else "personalized_from_clicks"),
+                _in_genres(rec, pairs, genres, k),
+                used,
+            )
     if genres is None and known:
         return "personalized", rec.top_k(user_id, k, exclude=recent), 0
     # genres asked for = the person told us what they like now: honour it with the cold-start ranking,

@@ -60,8 +60,15 @@ async function load() {
 function render(data) {
   $("model-badge").textContent = `model: ${data.model.name} v${data.model.version}`;
   $("model-badge").dataset.version = data.model.version;
-  const how = data.strategy === "personalized" ? "personalized for you" : "popular picks (cold start)";
-  $("strategy").textContent = `User ${data.user_id}: ${how}` + (data.genres.length ? ` in ${data.genres.join(", ")}` : "");
+  const labels = {
+    personalized: "personalized for you",
+    personalized_from_clicks: "personalized from your clicks",
+    cold_start: "popular picks (cold start)",
+  };
+  const how = labels[data.strategy] || data.strategy;
+  const fresh = data.folded_clicks ? ` (${data.folded_clicks} fresh click${data.folded_clicks > 1 ? "s" : ""} used)` : "";
+  $("strategy").textContent = `User ${data.user_id}: ${how}${fresh}` + (data.genres.length ? ` in ${data.genres.join(", ")}` : "");
+  $("strategy").dataset.strategy = data.strategy;
   const list = $("recs");
   list.replaceChildren();
   for (const m of data.items) {

@@ -22,6 +22,9 @@ def serving_settings(tmp_path_factory) -> Settings:
         kafka_bootstrap=f"127.0.0.1:{free_port()}",
         model_poll_interval_s=1.0,
         click_ack_timeout_s=2.0,
+        # a champion that has learned tastes (not only popularity), so fresh likes can move a list
+        epochs=10,
+        embedding_dim=32,
     )
 
 

@@ -147,3 +147,21 @@ def test_no_champion_yet_answers_503_with_the_reason(trained):
     assert client.post("/click", json={"user_id": 1, "movie_id": 1}).status_code == 503
     ready, reasons = app.state.runtime.readiness()
     assert not ready and "no champion model registered yet" in reasons[0]
+
+
+def _share(items, genre: str) -> float:
+    return sum(genre in m.genres for m in items) / max(len(items), 1)
+
+
+def test_fresh_likes_move_a_new_users_list_toward_the_liked_genre(champion):
+    """The issue's new user: likes five sci-fi classics; the list must move toward Sci-Fi, not only drop them."""
+    sci_fi_classics = [260, 1196, 1210, 2571, 1240]  # Star Wars IV, V, VI, The Matrix, The Terminator
+    rec = champion.recommender
+    liked = [m for m in sci_fi_classics if rec.maps.item_index([m])[0] >= 0]
+    assert len(liked) >= 3, "the fixture slice should hold the classics"
+    # today's behaviour without fold-in: the popularity list minus the liked movies
+    popular = [rec.movies[m] for m, _ in rec.cold_start(10, exclude=set(liked))]
+    out = build_recommendations(champion, 999_998, 10, events=[(m, "like") for m in liked])
+    assert out.strategy == "personalized_from_clicks" and out.folded_clicks == len(liked)
+    assert not set(liked) & {m.movie_id for m in out.items}
+    assert _share(out.items, "Sci-Fi") > _share(popular, "Sci-Fi"), [m.title for m in out.items]

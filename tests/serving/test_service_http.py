@@ -242,6 +242,68 @@ def test_web_page_like_removes_the_movie(a, champion):
     assert a.get("/healthz").status_code == 200
 
 
+SCI_FI_CLASSICS = [260, 1196, 1210, 2571, 1240]  # Star Wars IV, V, VI, The Matrix, The Terminator
+
+
+def sci_fi_share(items: list[dict]) -> float:
+    return sum("Sci-Fi" in m["genres"] for m in items) / max(len(items), 1)
+
+
+def test_fresh_likes_personalize_a_new_user_on_both_replicas_without_a_retrain(a, b, champion):
+    """The issue's new user: five sci-fi likes over HTTP; both replicas fold them in (the other one via the topic)."""
+    rec = champion.recommender
+    user = 912_345_678  # unknown to the model
+    liked = [m for m in SCI_FI_CLASSICS if rec.has_movie(m)]
+    before = a.get(f"/recommendations/{user}", params={"k": 10}).json()
+    assert before["strategy"] == "cold_start"
+    for movie in liked:
+        assert a.post("/click", json={"user_id": user, "movie_id": movie, "event": "like"}).status_code == 202
+    popular_minus_liked = [
+        {"genres": rec.movies[m].genres} for m, _ in rec.cold_start(10, exclude=set(liked))
+    ]
+    for client in (a, b):
+        wait_until(lambda c=client: c.get(f"/recommendations/{user}").json()["folded_clicks"] == len(liked), 5,
+                   what="the likes folded in")  # fmt: skip
+        after = client.get(f"/recommendations/{user}", params={"k": 10}).json()
+        assert after["strategy"] == "personalized_from_clicks"
+        assert not set(liked) & {m["movie_id"] for m in after["items"]}
+        assert sci_fi_share(after["items"]) > sci_fi_share(popular_minus_liked), after["items"]
+    # a like of a movie the model has never heard of is skipped without an error
+    assert a.post("/click", json={"user_id": user + 1, "movie_id": 1, "event": "like"}).status_code in (
+        202,
+        422,
+    )
+
+
+def test_web_page_new_user_likes_change_the_list_and_its_label(a, champion):
+    rec = champion.recommender
+    with chromium_page() as page:
+        page.goto(f"{str(a.base_url).rstrip('/')}/ui/")
+        page.check("input[name=mode][value=new]")
+        page.click("#go")
+        page.wait_for_function("document.querySelectorAll('#recs li').length === 10")
+        assert page.get_attribute("#strategy", "data-strategy") == "cold_start"
+        liked = []
+        for n in range(3):
+            first = page.locator("#recs li").first
+            liked.append(int(first.get_attribute("data-movie-id")))
+            first.locator("button[data-event=like]").click()
+            page.wait_for_function(
+                f"(document.querySelector('#strategy').textContent.match(/(\\d+) fresh click/) || [0, 0])[1] >= {n + 1}"
+            )
+        page.wait_for_function("document.querySelectorAll('#recs li').length === 10")
+        assert page.get_attribute("#strategy", "data-strategy") == "personalized_from_clicks"
+        assert "personalized from your clicks" in page.text_content("#strategy")
+        shown = [
+            int(x) for x in page.locator("#recs li").evaluate_all("els => els.map(e => e.dataset.movieId)")
+        ]
+        assert not set(liked) & set(shown)
+        assert shown != [
+            m for m, _ in rec.cold_start(10, exclude=set(liked))
+        ]  # not just popularity minus the likes
+        page.screenshot(path=str(SCREENSHOTS_DIR / "serving-page-foldin.png"), full_page=True)
+
+
 def test_hot_swap_on_promotion_drops_no_request(a, b, champion, trained):
     from pipelines.pipeline import run_all
 
