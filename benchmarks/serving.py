@@ -1,11 +1,14 @@
-"""Serving benchmark: this BentoML service vs the seed-style Flask baseline, side by side in one run.
+"""Serving benchmark: /recommendations vs the same service's /healthz (the framework's ceiling) vs the seed-style
+Flask baseline, side by side in one run, for 1 and 2 BentoML workers.
 
     .venvs/ml/bin/python benchmarks/serving.py                # trains a champion on full ml-latest-small if none
-    .venvs/ml/bin/python benchmarks/serving.py --requests 400 --concurrency 1,16,64
+    .venvs/ml/bin/python benchmarks/serving.py --requests 400 --concurrency 1,16 --workers 1,2
 
 Everything runs on loopback: a tansu broker, `bentoml serve` and the Flask baseline as subprocesses (PID files
-under <var-dir>/pids), a thread-pool load generator with bounded request counts. Prints a markdown table and
-writes <var-dir>/serving-benchmark.json. Top-10 for random known users over the whole catalog (~9.7k movies).
+under <var-dir>/pids), a thread-pool load generator with bounded request counts. Top-10 over the whole catalog
+(~9.7k movies) for a mix of known users and, for --fresh-share of them, users with fresh likes (new users among
+them), so fold-in runs in the request path. Also the request math alone over a synthetic 60,000-movie item table
+(ml-25m's catalog size). Writes benchmarks/results/serving.json and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -26,16 +29,12 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from infra.processes import ManagedProcess, http_ok  # noqa: E402
-from pipelines.settings import Settings, quiet_environment  # noqa: E402
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from infra.processes import ManagedProcess, free_port, http_ok  # noqa: E402
+from pipelines.settings import (  # noqa: E402
+    PROJECT_ROOT,  # noqa: E402
+    Settings,
+    quiet_environment,
+)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -121,6 +120,113 @@ def topic_event_ids(
     return found
 
 
+RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "serving.json"
+
+
+def like_fresh_clicks(
+    base: str, users: list[int], movies: list[int], rng: random.Random, per_user: int = 5
+) -> None:
+    """Give each of `users` a few fresh likes, so their recommendations go through fold-in."""
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for user in users:
+            for movie in rng.sample(movies, per_user):
+                resp = client.post("/click", json={"user_id": user, "movie_id": movie, "event": "like"})
+                resp.raise_for_status()
+
+
+def tree_rss_mb(pid: int) -> dict:
+    """RSS of the service's process tree, per process, and whether any process mapped TensorFlow's library."""
+    import psutil
+
+    root = psutil.Process(pid)
+    procs = [root, *root.children(recursive=True)]
+    rss = {p.pid: round(p.memory_info().rss / 2**20) for p in procs}
+    tf = any("tensorflow" in m.path for p in procs for m in p.memory_maps())
+    return {"processes_rss_mb": rss, "total_rss_mb": sum(rss.values()), "tensorflow_loaded": tf}
+
+
+def request_math_60k(dim: int = 64, n_items: int = 60_000, requests: int = 2000, clicks: int = 5) -> dict:
+    """The request's arithmetic over a synthetic 60k-movie table: fold-in of fresh likes + scores + top-k."""
+    import numpy as np
+
+    from pipelines.fast_scoring import FastScorer, top_k
+    from pipelines.foldin import FoldIn, FoldInConfig
+
+    rng = np.random.default_rng(0)
+    scorer = FastScorer(
+        output="logit", item_dot=rng.normal(0, 0.1, (n_items, dim)).astype(np.float32),
+        user_dot=rng.normal(0, 0.1, (1000, dim)).astype(np.float32), item_bias=rng.normal(0, 1, n_items).astype(np.float32),
+        user_bias=np.zeros(1000, np.float32), item_first=np.zeros((n_items, 0), np.float32),
+        first_user_w=np.zeros((0, 0), np.float32), user_mlp=np.zeros((1000, 0), np.float32),
+    )  # fmt: skip
+    fold = FoldIn(scorer, FoldInConfig(scale=3.0))
+    timings = {"known_user": [], "fold_in": []}
+    for i in range(requests):
+        started = time.perf_counter()
+        top_k(scorer.score_user(i % 1000), 10, rng.integers(0, n_items, 100))
+        timings["known_user"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        liked = rng.integers(0, n_items, clicks)
+        top_k(scorer.score_vector(fold.user_repr(liked, ["like"] * clicks)), 10, liked)
+        timings["fold_in"].append((time.perf_counter() - started) * 1000)
+    return {f"{name}_{q}_ms": round(percentile(t, q), 3) for name, t in timings.items() for q in (50, 99)}
+
+
+def run_workers(args, cfg: Settings, env: dict, users: list[int], movies: list[int], workers: int) -> dict:
+    """One service with `workers` workers (+ the baseline on the first pass): healthz, recommend, clicks."""
+    env = {**env, "MOVIEREC_SERVING_WORKERS": str(workers)}
+    svc_port = free_port()
+    bentoml = Path(sys.executable).parent / "bentoml"
+    service = ManagedProcess(f"bench-serving-{workers}", [str(bentoml), "serve", "serving.service:MovieRecommender",
+                             "--host", "127.0.0.1", "--port", str(svc_port)], cfg.pids_dir, cfg.logs_dir, env=env,
+                             cwd=REPO, ready=lambda: http_ok(f"http://127.0.0.1:{svc_port}/readyz"))  # fmt: skip
+    rng = random.Random(42)
+    fresh = rng.sample(users, max(1, int(len(users) * args.fresh_share))) + [
+        900_000_000 + i for i in range(50)
+    ]
+    sample = [rng.choice(users + fresh) for _ in range(10_000)]
+    out: dict = {"workers": workers, "runs": [], "fresh_click_users": len(fresh)}
+    service.start(timeout=240)
+    base = f"http://127.0.0.1:{svc_port}"
+    try:
+        like_fresh_clicks(base, fresh, movies, rng)
+        time.sleep(1.0)  # every worker's follower has the likes
+        out["memory"] = tree_rss_mb(service.pid())
+        for conc in [int(c) for c in args.concurrency.split(",")]:
+            for name, path in (("healthz", lambda i: "/healthz"),
+                               ("recommend", lambda i: f"/recommendations/{sample[i]}?k=10")):  # fmt: skip
+                result = {"endpoint": name, **load(base, path, args.requests, conc)}
+                out["runs"].append(result)
+                print(json.dumps({"workers": workers, **result}), flush=True)
+        click = clicks(base, movies, users, args.clicks, 16)
+        expect = set(click.pop("event_ids"))
+        found = topic_event_ids(cfg.kafka_bootstrap, cfg.clicks_topic, cfg.clicks_partitions, expect)
+        out["clicks"] = {**click, "in_topic": len(expect & found), "lost": len(expect - found)}
+    finally:
+        service.stop()
+    return out
+
+
+def baseline_runs(args, cfg: Settings, env: dict, users: list[int]) -> list[dict]:
+    port = free_port()
+    baseline = ManagedProcess("bench-baseline", [sys.executable, str(REPO / "benchmarks" / "baseline_flask.py"),
+                              "--port", str(port)], cfg.pids_dir, cfg.logs_dir, env=env, cwd=REPO,
+                              ready=lambda: http_ok(f"http://127.0.0.1:{port}/healthz"))  # fmt: skip
+    rng = random.Random(42)
+    sample = [rng.choice(users) for _ in range(10_000)]
+    runs = []
+    baseline.start(timeout=240)
+    try:
+        for conc in [int(c) for c in args.concurrency.split(",")]:
+            result = {"endpoint": "flask-baseline", **load(f"http://127.0.0.1:{port}", lambda i: f"/predict/{sample[i]}",
+                                                             args.baseline_requests, conc)}  # fmt: skip
+            runs.append(result)
+            print(json.dumps(result), flush=True)
+    finally:
+        baseline.stop()
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -128,11 +234,14 @@ def main() -> None:
     parser.add_argument("--var-dir", type=Path, default=REPO / "var" / "bench-serving")
     parser.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data" / "movielens")
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--requests", type=int, default=400, help="requests per service and concurrency")
+    parser.add_argument("--requests", type=int, default=400, help="requests per endpoint and concurrency")
     parser.add_argument("--baseline-requests", type=int, default=120)
-    parser.add_argument("--concurrency", default="1,16,64")
-    parser.add_argument("--clicks", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=1, help="BentoML workers (MOVIEREC_SERVING_WORKERS)")
+    parser.add_argument("--concurrency", default="1,16")
+    parser.add_argument("--clicks", type=int, default=1000)
+    parser.add_argument("--workers", default="1,2", help="BentoML worker counts to try")
+    parser.add_argument(
+        "--fresh-share", type=float, default=0.2, help="share of known users given fresh likes"
+    )
     args = parser.parse_args()
 
     quiet_environment()
@@ -161,64 +270,64 @@ def main() -> None:
     env = {
         "MOVIEREC_VAR_DIR": str(cfg.var_dir), "MOVIEREC_DATA_ROOT": str(cfg.data_root),
         "MOVIEREC_DATASET": cfg.dataset, "MOVIEREC_KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
-        "MOVIEREC_MODEL_POLL_INTERVAL_S": "3600", "MOVIEREC_SERVING_WORKERS": str(args.workers),
-        "PYTHONPATH": str(REPO),
+        "MOVIEREC_MODEL_POLL_INTERVAL_S": "3600", "PYTHONPATH": str(REPO),
     }  # fmt: skip
-    svc_port, base_port = free_port(), free_port()
-    bentoml = Path(sys.executable).parent / "bentoml"
-    service = ManagedProcess("bench-serving", [str(bentoml), "serve", "serving.service:MovieRecommender", "--host",
-                             "127.0.0.1", "--port", str(svc_port)], cfg.pids_dir, cfg.logs_dir, env=env, cwd=REPO,
-                             ready=lambda: http_ok(f"http://127.0.0.1:{svc_port}/readyz"))  # fmt: skip
-    baseline = ManagedProcess("bench-baseline", [sys.executable, str(REPO / "benchmarks" / "baseline_flask.py"),
-                              "--port", str(base_port)], cfg.pids_dir, cfg.logs_dir, env=env, cwd=REPO,
-                              ready=lambda: http_ok(f"http://127.0.0.1:{base_port}/healthz"))  # fmt: skip
-    rng = random.Random(42)
-    sample = [rng.choice(users) for _ in range(10_000)]
-    report: dict = {"catalog_movies": len(movies), "cpu_count": os.cpu_count(), "runs": []}
+    report: dict = {
+        "catalog_movies": len(movies),
+        "cpu_count": os.cpu_count(),
+        "load_avg_at_start": os.getloadavg(),
+    }
     start_broker(cfg)
     try:
-        service.start(timeout=180)
-        baseline.start(timeout=180)
-        for conc in [int(c) for c in args.concurrency.split(",")]:
-            for name, port, n, path in (
-                ("bentoml-service", svc_port, args.requests, lambda i: f"/recommendations/{sample[i]}?k=10"),
-                ("flask-baseline", base_port, args.baseline_requests, lambda i: f"/predict/{sample[i]}"),
-            ):
-                result = {"service": name, **load(f"http://127.0.0.1:{port}", path, n, conc)}
-                report["runs"].append(result)
-                print(json.dumps(result), flush=True)
-        click = clicks(f"http://127.0.0.1:{svc_port}", movies, users, args.clicks, 16)
-        expect = set(click.pop("event_ids"))
-        found = topic_event_ids(cfg.kafka_bootstrap, cfg.clicks_topic, cfg.clicks_partitions, expect)
-        click["in_topic"] = len(expect & found)
-        click["lost"] = len(expect - found)
-        report["clicks"] = click
-        print(json.dumps(click), flush=True)
+        report["by_workers"] = [
+            run_workers(args, cfg, env, users, movies, int(w)) for w in args.workers.split(",")
+        ]
+        report["baseline"] = baseline_runs(args, cfg, env, users)
     finally:
-        baseline.stop()
-        service.stop()
         stop_broker(cfg)
-    (cfg.var_dir / "serving-benchmark.json").write_text(json.dumps(report, indent=2))
+    report["request_math_60k_items"] = request_math_60k()
+    report.update(headline(report))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=1) + "\n")
     print_table(report)
 
 
+def headline(report: dict) -> dict:
+    """The issue's keys, from the 1-worker run (the same service's /healthz is the ceiling)."""
+    one = next(r for r in report["by_workers"] if r["workers"] == 1)
+    by = {(r["endpoint"], r["concurrency"]): r for r in one["runs"]}
+    math = report["request_math_60k_items"]
+    return {
+        "healthz_rps_c16": by[("healthz", 16)]["throughput_rps"],
+        "recommend_rps_c16": by[("recommend", 16)]["throughput_rps"],
+        "healthz_p50_ms_c1": by[("healthz", 1)]["p50_ms"],
+        "recommend_p50_ms_c1": by[("recommend", 1)]["p50_ms"],
+        "recommend_p99_ms_c1": by[("recommend", 1)]["p99_ms"],
+        # the request's math alone (fold-in + scores + top-k) over 60k items; HTTP overhead: see healthz
+        "recommend_p99_ms_c1_60k_items": math["fold_in_99_ms"],
+        "rss_mb_per_worker": {r["workers"]: r["memory"]["total_rss_mb"] for r in report["by_workers"]},
+        "tensorflow_loaded_by_service": any(r["memory"]["tensorflow_loaded"] for r in report["by_workers"]),
+    }
+
+
 def print_table(report: dict) -> None:
-    print("\n| service | concurrency | requests | p50 ms | p95 ms | p99 ms | throughput req/s | errors |")
+    print("\n| workers | endpoint | concurrency | requests | p50 ms | p99 ms | req/s | errors |")
     print("|---|---|---|---|---|---|---|---|")
-    for r in report["runs"]:
-        print(f"| {r['service']} | {r['concurrency']} | {r['requests']} | {r['p50_ms']} | {r['p95_ms']} | "
-              f"{r['p99_ms']} | {r['throughput_rps']} | {r['errors']} |")  # fmt: skip
-    by = {(r["service"], r["concurrency"]): r for r in report["runs"]}
-    for conc in sorted({r["concurrency"] for r in report["runs"]}):
-        svc, base = by.get(("bentoml-service", conc)), by.get(("flask-baseline", conc))
-        if svc and base:
-            print(
-                f"\nconcurrency {conc}: throughput ratio {svc['throughput_rps'] / base['throughput_rps']:.1f}x"
-            )
-    c = report.get("clicks")
-    if c:
-        print(f"\nclicks: {c['accepted_202']}/{c['requests']} accepted at {c['clicks_per_s']}/s (concurrency 16); "
-              f"{c['in_topic']} found in the topic, {c['lost']} lost")  # fmt: skip
+    for block in report["by_workers"]:
+        for r in block["runs"]:
+            print(f"| {block['workers']} | {r['endpoint']} | {r['concurrency']} | {r['requests']} | {r['p50_ms']} | "
+                  f"{r['p99_ms']} | {r['throughput_rps']} | {r['errors']} |")  # fmt: skip
+    for r in report["baseline"]:
+        print(f"| - | flask-baseline | {r['concurrency']} | {r['requests']} | {r['p50_ms']} | {r['p99_ms']} | "
+              f"{r['throughput_rps']} | {r['errors']} |")  # fmt: skip
+    print(f"\nrecommend/healthz throughput at 16: {report['recommend_rps_c16'] / report['healthz_rps_c16']:.0%}; "
+          f"p50 at 1: {report['recommend_p50_ms_c1']} ms vs healthz {report['healthz_p50_ms_c1']} ms; "
+          f"60k-item request math p99 {report['recommend_p99_ms_c1_60k_items']} ms; RSS per worker count "
+          f"{report['rss_mb_per_worker']} MB; TensorFlow loaded: {report['tensorflow_loaded_by_service']}")  # fmt: skip
+    for block in report["by_workers"]:
+        c = block["clicks"]
+        print(f"clicks ({block['workers']} workers): {c['accepted_202']}/{c['requests']} accepted at "
+              f"{c['clicks_per_s']}/s; {c['in_topic']} in the topic, {c['lost']} lost")  # fmt: skip
 
 
 if __name__ == "__main__":
