@@ -82,3 +82,24 @@ def test_bad_batch_stops_before_training_and_registers_nothing(settings, tmp_pat
     assert (cfg.runs_dir / "bad" / "validation" / "validation_ratings.json").exists()
     mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)
     assert registry.get_alias_version(cfg, registry.CHAMPION) is None
+
+
+def test_validate_applies_the_configured_future_skew(settings):
+    """A click stamped 300 s ahead passes with max_future_skew_s=600 and stops validation with 60."""
+    import json
+    import time
+
+    from pipelines.run_store import RunStore
+    from pipelines.validation import DataValidationError
+
+    event = {"event_id": "00000000-0000-4000-8000-000000000001", "user_id": 1, "movie_id": 1, "event": "like",
+             "ts": int(time.time() * 1000) + 300_000, "source": "test"}  # fmt: skip
+    for run_id, skew, ok in (("skew-wide", 600, True), ("skew-narrow", 60, False)):
+        store = RunStore(settings.runs_dir, run_id)
+        store.path("feedback.jsonl").write_text(json.dumps(event) + "\n")
+        params = {"max_future_skew_s": skew}
+        if ok:
+            assert run_stage("validate", run_id, params, settings)["feedback_events"] == 1
+        else:
+            with pytest.raises(DataValidationError):
+                run_stage("validate", run_id, params, settings)
