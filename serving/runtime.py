@@ -51,6 +51,11 @@ class ServingRuntime:
     @classmethod
     def start(cls, settings: Settings, with_kafka: bool = True, with_watcher: bool = True) -> ServingRuntime:
         """Load the champion (if any), connect to the broker, start the background threads."""
+        # one BLAS thread per request: concurrent requests already share the cores (a multi-threaded matrix-vector
+        # product per request oversubscribes them: throughput fell below a single thread's on 2 cores)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1)
         rt = cls(settings=settings)
         rt.recent = RecentClicks(
             settings.recent_clicks_window_s, settings.recent_clicks_max_users, settings.recent_clicks_per_user
