@@ -99,7 +99,12 @@ def run_size(n: int, root: Path, overrides: dict, budget_s: float) -> dict:
     for stage in STAGES:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return {"ratings": n, "stages": stages, "incomplete": f"budget exhausted before {stage}"}
+            return {
+                "ratings": n,
+                "stages": stages,
+                "overrides": overrides,
+                "incomplete": f"budget exhausted before {stage}",
+            }
         seconds, rss, out, code = run_measured(
             [py, "-c", STAGE_CODE, stage, run_id, json.dumps(overrides)], env, remaining
         )
@@ -144,7 +149,11 @@ def main() -> None:
     existing = json.loads(RESULTS.read_text()).get("runs", []) if RESULTS.exists() else []
     for n in args.sizes:
         run = run_size(n, args.root, overrides, args.budget_s)
-        existing = [r for r in existing if r["ratings"] != n] + [run]
+        key = (n, json.dumps(overrides, sort_keys=True))  # one run per size and settings
+        existing = [
+            r for r in existing if (r["ratings"], json.dumps(r.get("overrides", {}), sort_keys=True)) != key
+        ]
+        existing.append(run)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(
             json.dumps({"runs": sorted(existing, key=lambda r: r["ratings"])}, indent=1) + "\n"
