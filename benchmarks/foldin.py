@@ -60,8 +60,11 @@ class Protocol:
         self.train_seconds = time.perf_counter() - started
         self.scorer = FastScorer.from_keras(model)
         train_idx = self.split.train
-        self.popular = self.maps.item_index(cold_start_scores(
-            train_ratings.merge(train_idx[["user_id", "item_id"]], on=["user_id", "item_id"])).index.to_numpy())
+        self.popular = self.maps.item_index(
+            cold_start_scores(
+                train_ratings.merge(train_idx[["user_id", "item_id"]], on=["user_id", "item_id"])
+            ).index.to_numpy()
+        )
         self.rng = np.random.default_rng(seed + 1)
 
     def reveal(self, users: np.ndarray, k: int, order: str) -> list[tuple[np.ndarray, set]]:
@@ -90,7 +93,9 @@ class Protocol:
                 spent.append(time.perf_counter() - start)
                 if rep is not None:
                     top = top_k(self.scorer.score_vector(rep), 10, revealed)
-            recs.append(self.maps.item_ids[top if top is not None else self.popularity_top(revealed)].tolist())
+            recs.append(
+                self.maps.item_ids[top if top is not None else self.popularity_top(revealed)].tolist()
+            )
         return recs, 1000 * float(np.mean(spent)) if spent else 0.0
 
     def score(self, users, k, order, fold) -> dict:
@@ -126,7 +131,10 @@ class Protocol:
             rep = fold.user_repr(revealed, ["like"] * reveal, user_idx=u, history_idx=seen[u])
             rows["with"].append(top_k(self.scorer.score_vector(rep), 10, exclude).tolist())
             relevant.append(set(rest.tolist()))
-        return {f"known_{key}_foldin_ndcg_at_10": metrics.ndcg_at_k(relevant, recs, 10) for key, recs in rows.items()}
+        return {
+            f"known_{key}_foldin_ndcg_at_10": metrics.ndcg_at_k(relevant, recs, 10)
+            for key, recs in rows.items()
+        }
 
 
 def run(name: str, data_root: Path, cfg: Settings, seed: int) -> list[dict]:

@@ -110,7 +110,9 @@ class FastScorer:
     def load(cls, path: Path) -> FastScorer:
         with np.load(path, allow_pickle=False) as z:
             if int(z["format_version"]) != FORMAT_VERSION:
-                raise ValueError(f"{path}: fast-scorer format {int(z['format_version'])}, expected {FORMAT_VERSION}")
+                raise ValueError(
+                    f"{path}: fast-scorer format {int(z['format_version'])}, expected {FORMAT_VERSION}"
+                )
             hidden = [(z[f"hidden_w_{n}"], z[f"hidden_b_{n}"]) for n in range(int(z["n_hidden"]))]
             return cls(output=str(z["output"]), hidden=hidden, **{name: z[name] for name in _ARRAYS})
 
@@ -122,7 +124,16 @@ class FastScorer:
         return cls(**extract_arrays(model))
 
 
-_ARRAYS = ("item_dot", "user_dot", "item_bias", "user_bias", "item_first", "first_user_w", "user_mlp", "mlp_out")
+_ARRAYS = (
+    "item_dot",
+    "user_dot",
+    "item_bias",
+    "user_bias",
+    "item_first",
+    "first_user_w",
+    "user_mlp",
+    "mlp_out",
+)
 
 
 def top_k(scores: np.ndarray, k: int, exclude_idx: np.ndarray | None = None) -> np.ndarray:

@@ -62,7 +62,9 @@ def test_loading_and_scoring_do_not_import_tensorflow(tmp_path):
                       hidden=[(rng.normal(size=(5, 3)).astype(np.float32), np.zeros(3, np.float32))],
                       mlp_out=rng.normal(size=3).astype(np.float32))  # fmt: skip
     path = fast.save(tmp_path / "fast.npz")
-    code = (f"import sys; from pipelines.fast_scoring import FastScorer, top_k; f = FastScorer.load({str(path)!r}); "
-            "top_k(f.score_user(1), 3); assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    code = (
+        f"import sys; from pipelines.fast_scoring import FastScorer, top_k; f = FastScorer.load({str(path)!r}); "
+        "top_k(f.score_user(1), 3); assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
     np.testing.assert_array_equal(FastScorer.load(path).score_user(2), fast.score_user(2))

@@ -31,7 +31,9 @@ def test_clicks_move_a_new_user_towards_the_clicked_cluster(method):
     scorer = clustered_scorer(np.random.default_rng(0))
     clicks = np.array([2, 5, 8])  # cluster 2
     before = top_k(scorer.score_vector(scorer.mean_user_repr()), 10, clicks)
-    folded = FoldIn(scorer, FoldInConfig(method=method, scale=3.0)).user_repr(clicks, ["like", "click", "watch"])
+    folded = FoldIn(scorer, FoldInConfig(method=method, scale=3.0)).user_repr(
+        clicks, ["like", "click", "watch"]
+    )
     after = top_k(scorer.score_vector(folded), 10, clicks)
     assert np.mean(before % 3 == 2) < 0.5
     assert np.mean(after % 3 == 2) == 1.0, after
@@ -56,7 +58,9 @@ def test_known_user_history_is_folded_with_the_clicks():
     history = np.array([0, 3, 6, 9, 12])  # cluster 0
     only_history = fold.user_repr([15], user_idx=1, history_idx=history)
     with_clicks = fold.user_repr([1, 4, 7, 10, 13, 16], user_idx=1, history_idx=history)  # cluster 1
-    share = [np.mean(top_k(scorer.score_vector(r), 10, history) % 3 == 1) for r in (only_history, with_clicks)]
+    share = [
+        np.mean(top_k(scorer.score_vector(r), 10, history) % 3 == 1) for r in (only_history, with_clicks)
+    ]
     assert share[1] > share[0]
 
 
@@ -69,7 +73,9 @@ def test_mlp_gradient_matches_finite_differences():
         return float(g.astype(np.float64) @ (s.mlp_forward(x)[-1] @ s.mlp_out))
 
     eps = 1e-3
-    numeric = [(objective(u + eps * e) - objective(u - eps * e)) / (2 * eps) for e in np.eye(2, dtype=np.float32)]
+    numeric = [
+        (objective(u + eps * e) - objective(u - eps * e)) / (2 * eps) for e in np.eye(2, dtype=np.float32)
+    ]
     np.testing.assert_allclose(_mlp_user_gradient(s, s.mlp_forward(u), g), numeric, rtol=1e-2, atol=1e-3)
 
 
