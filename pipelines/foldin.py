@@ -51,6 +51,10 @@ class FoldIn:
         self.config = config or FoldInConfig()
         if self.config.method not in METHODS:
             raise ValueError(f"unknown fold-in method {self.config.method!r}; choose one of {METHODS}")
+        if scorer.d_dot == 0 and self.config.method != "softmax":
+            raise ValueError(
+                f"method {self.config.method!r} solves the dot part, which an MLP has not: use softmax"
+            )
         q = scorer.item_dot.astype(np.float64)
         self._gram = q.T @ q
         self._prior = scorer.mean_user_repr()

@@ -94,3 +94,12 @@ def test_softmax_steps_raise_the_clicked_items_likelihood_for_an_mlp_user():
 def test_event_count_must_match_clicks():
     with pytest.raises(ValueError, match="event types"):
         FoldIn(clustered_scorer(np.random.default_rng(8))).user_repr([1, 2], ["like"])
+
+
+def test_an_mlp_only_model_needs_the_softmax_method():
+    s = clustered_scorer(np.random.default_rng(9), with_mlp=True)
+    mlp_only = FastScorer(**{**vars(s), "item_dot": np.zeros((N_ITEMS, 0), np.float32),
+                             "user_dot": np.zeros((10, 0), np.float32)})  # fmt: skip
+    with pytest.raises(ValueError, match="softmax"):
+        FoldIn(mlp_only, FoldInConfig(method="ridge"))
+    assert FoldIn(mlp_only, FoldInConfig(method="softmax")).user_repr([1, 4]).shape == (2,)

@@ -1,0 +1,184 @@
+"""Fold-in benchmark (issue 12): does personalization from fresh clicks beat damped popularity, and at what cost?
+
+    nice -n 5 .venvs/ml/bin/python benchmarks/foldin.py --datasets ml-latest-small ml-100k
+
+New users: 10% of users (seeded) never seen in training, another 5% the validation users that choose the fold-in
+hyper-parameters. For each, reveal k in {1,3,5,10} interactions as likes (random / chronological order), rank
+the catalog minus the revealed movies, NDCG@10 and recall@10 on the rest: damped popularity vs fold-in.
+Known users: each training user's last 20% is held out; reveal up to 5 of it (chronologically) as fresh likes,
+measure on the remainder with the trained row vs the row folded in with history + likes.
+Model: default Settings (mf, loss softmax). Writes benchmarks/results/foldin.json ({"rows": [...]}).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pipelines import metrics
+from pipelines.data import load_movielens
+from pipelines.fast_scoring import FastScorer, top_k
+from pipelines.features import IdMaps, full_ranking_split, to_implicit
+from pipelines.foldin import FoldIn, FoldInConfig
+from pipelines.scoring import cold_start_scores
+from pipelines.settings import OFFLINE_DATA_ROOT, Settings
+from pipelines.train import train_model
+
+RESULTS = Path(__file__).resolve().parent / "results" / "foldin.json"
+KS = (1, 3, 5, 10)
+ORDERS = ("random", "chronological")
+GRID = (
+    [FoldInConfig(method="ridge", ridge_lambda=lam, unobserved_weight=a0, scale=s)
+     for lam, a0, s in itertools.product((1.0, 10.0), (0.01, 0.1), (1.0, 3.0, 10.0))]
+    + [FoldInConfig(method="mean", scale=s) for s in (3.0, 10.0, 30.0)]
+    + [FoldInConfig(method="softmax", steps=10, learning_rate=lr, prior_l2=0.01) for lr in (1.0, 10.0)]
+)  # fmt: skip
+
+
+class Protocol:
+    """One data set: held-out users, the trained model as a FastScorer, popularity, and the evaluation loops."""
+
+    def __init__(self, name: str, data_root: Path, cfg: Settings, seed: int):
+        ratings = load_movielens(data_root, name).ratings
+        rng = np.random.default_rng(seed)
+        users = rng.permutation(ratings.user_id.unique())
+        n_test, n_val = round(0.10 * len(users)), round(0.05 * len(users))
+        self.test_users, self.val_users = users[:n_test], users[n_test : n_test + n_val]
+        held = set(users[: n_test + n_val].tolist())
+        self.new_user_rows = to_implicit(ratings[ratings.user_id.isin(held)])
+        train_ratings = ratings[~ratings.user_id.isin(held)]
+        interactions = to_implicit(train_ratings)
+        self.maps = IdMaps.fit(interactions)
+        self.split = full_ranking_split(self.maps.encode(interactions), ratio=0.8, seed=seed, by_time=True)
+        started = time.perf_counter()
+        model = train_model(self.split, self.maps.n_users, self.maps.n_items, cfg).model
+        self.train_seconds = time.perf_counter() - started
+        self.scorer = FastScorer.from_keras(model)
+        train_idx = self.split.train
+        self.popular = self.maps.item_index(
+            cold_start_scores(
+                train_ratings.merge(train_idx[["user_id", "item_id"]], on=["user_id", "item_id"])
+            ).index.to_numpy()
+        )
+        self.rng = np.random.default_rng(seed + 1)
+
+    def reveal(self, users: np.ndarray, k: int, order: str) -> list[tuple[np.ndarray, set]]:
+        """(revealed item indices, relevant raw ids of the rest) per user with more than k interactions."""
+        out = []
+        for user, rows in self.new_user_rows[self.new_user_rows.user_id.isin(users)].groupby("user_id"):
+            items = rows.sort_values("timestamp", kind="stable").item_id.to_numpy()
+            if order == "random":
+                items = np.random.default_rng(int(user) * 31 + k).permutation(items)
+            if len(items) > k:
+                out.append((self.maps.item_index(items[:k]), set(items[k:].tolist())))
+        return out
+
+    def popularity_top(self, exclude: np.ndarray) -> np.ndarray:
+        skip = set(exclude.tolist())
+        return np.array([i for i in self.popular[: 10 + len(skip)] if i not in skip][:10])
+
+    def ranked(self, cases, fold: FoldIn | None) -> tuple[list[list[int]], float]:
+        """Top-10 raw ids per case (popularity when fold is None or nothing usable) and fold-in ms/request."""
+        recs, spent = [], []
+        for revealed, _ in cases:
+            top = None
+            if fold is not None:
+                start = time.perf_counter()
+                rep = fold.user_repr(revealed, ["like"] * len(revealed))
+                spent.append(time.perf_counter() - start)
+                if rep is not None:
+                    top = top_k(self.scorer.score_vector(rep), 10, revealed)
+            recs.append(
+                self.maps.item_ids[top if top is not None else self.popularity_top(revealed)].tolist()
+            )
+        return recs, 1000 * float(np.mean(spent)) if spent else 0.0
+
+    def score(self, users, k, order, fold) -> dict:
+        cases = self.reveal(users, k, order)
+        recs, ms = self.ranked(cases, fold)
+        relevant = [rel for _, rel in cases]
+        return {"ndcg": metrics.ndcg_at_k(relevant, recs, 10), "recall": metrics.recall_at_k(relevant, recs, 10),
+                "ms": ms, "users": len(cases)}  # fmt: skip
+
+    def choose(self) -> tuple[FoldInConfig, dict[str, FoldInConfig]]:
+        """Best config overall and per method: mean validation NDCG@10 over every (k, order)."""
+        scored = []
+        for config in GRID:
+            fold = FoldIn(self.scorer, config)
+            ndcg = np.mean([self.score(self.val_users, k, o, fold)["ndcg"] for k in KS for o in ORDERS])
+            scored.append((float(ndcg), config))
+        best = {m: max((s for s in scored if s[1].method == m), key=lambda s: s[0]) for m in ("ridge", "mean",
+                                                                                              "softmax")}  # fmt: skip
+        return max(scored, key=lambda s: s[0])[1], {m: c for m, (_, c) in best.items()}
+
+    def known_users(self, fold: FoldIn, reveal: int = 5, max_users: int = 300) -> dict:
+        """Reveal the first `reveal` held-out interactions as likes; rank the rest with vs without fold-in."""
+        test = self.split.test.sort_values(["user_idx", "timestamp"], kind="stable")
+        seen = self.split.train.groupby("user_idx").item_idx.apply(np.asarray)
+        rows = {"without": [], "with": []}
+        relevant = []
+        users = [u for u, g in test.groupby("user_idx") if len(g) > reveal][:max_users]
+        for u in users:
+            items = test[test.user_idx == u].item_idx.to_numpy()
+            revealed, rest = items[:reveal], items[reveal:]
+            exclude = np.concatenate([seen[u], revealed])
+            rows["without"].append(top_k(self.scorer.score_user(u), 10, exclude).tolist())
+            rep = fold.user_repr(revealed, ["like"] * reveal, user_idx=u, history_idx=seen[u])
+            rows["with"].append(top_k(self.scorer.score_vector(rep), 10, exclude).tolist())
+            relevant.append(set(rest.tolist()))
+        return {
+            f"known_{key}_foldin_ndcg_at_10": metrics.ndcg_at_k(relevant, recs, 10)
+            for key, recs in rows.items()
+        }
+
+
+def run(name: str, data_root: Path, cfg: Settings, seed: int) -> list[dict]:
+    p = Protocol(name, data_root, cfg, seed)
+    best, per_method = p.choose()
+    print(f"{name}: trained in {p.train_seconds:.0f}s; chosen on validation users: {best}", flush=True)
+    known = p.known_users(FoldIn(p.scorer, best))
+    rows = []
+    for order, k in itertools.product(ORDERS, KS):
+        pop = p.score(p.test_users, k, order, None)
+        fold = p.score(p.test_users, k, order, FoldIn(p.scorer, best))
+        row = {"dataset": name, "order": order, "k": k, "users": pop["users"],
+               "popularity_ndcg_at_10": pop["ndcg"], "foldin_ndcg_at_10": fold["ndcg"],
+               "popularity_recall_at_10": pop["recall"], "foldin_recall_at_10": fold["recall"],
+               "foldin_ms_per_request": fold["ms"], "foldin_method": best.method,
+               "foldin_config": {key: v for key, v in vars(best).items() if key != "event_weights"},
+               **{f"{m}_ndcg_at_10": p.score(p.test_users, k, order, FoldIn(p.scorer, c))["ndcg"]
+                  for m, c in per_method.items()},
+               **known, "train_seconds": p.train_seconds}  # fmt: skip
+        print(json.dumps({key: (round(v, 4) if isinstance(v, float) else v) for key, v in row.items()
+                          if key != "foldin_config"}), flush=True)  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=["ml-latest-small", "ml-100k"])
+    parser.add_argument("--data-root", type=Path, default=OFFLINE_DATA_ROOT)
+    parser.add_argument("--epochs", type=int, default=None, help="default: Settings().epochs")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    cfg = Settings()
+    if args.epochs is not None:
+        cfg = cfg.model_copy(update={"epochs": args.epochs})
+    cfg = cfg.model_copy(update={"eval_every": max(cfg.epochs, 1)})
+    rows: list[dict] = []
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    for name in args.datasets:  # written after each data set, so a long run keeps what it measured
+        rows += run(name, args.data_root, cfg, args.seed)
+        RESULTS.write_text(json.dumps({"rows": rows, "settings": {"model_type": cfg.model_type, "loss": cfg.loss,
+                                       "epochs": cfg.epochs, "embedding_dim": cfg.embedding_dim}}, indent=1))  # fmt: skip
+        print(f"wrote {RESULTS}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
