@@ -215,7 +215,8 @@ def foldin_config(cfg: Settings):
     """The fold-in the service applies to fresh clicks (settings `foldin_*`)."""
     from pipelines.foldin import FoldInConfig
 
-    return FoldInConfig(method=cfg.foldin_method, scale=cfg.foldin_scale, max_clicks=cfg.foldin_max_clicks)
+    return FoldInConfig(method=cfg.foldin_method, scale=cfg.foldin_scale, ridge_lambda=cfg.foldin_ridge_lambda,
+                        unobserved_weight=cfg.foldin_unobserved_weight, max_clicks=cfg.foldin_max_clicks)  # fmt: skip
 
 
 def load_champion(cfg: Settings) -> Champion | None:

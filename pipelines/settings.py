@@ -178,12 +178,14 @@ class Settings(BaseSettings):
     click_ack_timeout_s: float = 5.0
     cold_start_min_count: int = 10
     foldin_method: Literal["ridge", "mean", "softmax"] = Field(
-        "ridge", description="How fresh clicks become a user vector without a retrain (benchmarks/foldin.py)"
+        "ridge",
+        description="How fresh clicks become a user vector without a retrain; the foldin_* defaults were chosen "
+        "on validation users of ml-latest-small by benchmarks/foldin.py",
     )
-    foldin_scale: float = Field(
-        3.0,
-        gt=0,
-        description="How far fresh clicks move the folded vector (chosen on validation users, benchmarks/foldin.py)",
+    foldin_scale: float = Field(10.0, gt=0, description="How far fresh clicks move the folded vector")
+    foldin_ridge_lambda: float = Field(10.0, gt=0, description="Ridge regularisation of the fold-in solve")
+    foldin_unobserved_weight: float = Field(
+        0.1, ge=0, description="Weight of the not-clicked catalog in the solve"
     )
     foldin_max_clicks: int = Field(
         50, ge=1, description="Most recent fresh clicks folded per request (cost cap)"
