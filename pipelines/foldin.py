@@ -59,7 +59,9 @@ class FoldIn:
         self._gram = q.T @ q
         self._prior = scorer.mean_user_repr()
 
-    def _usable(self, item_idx: Sequence[int], events: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    def _usable(
+        self, item_idx: Sequence[int] | np.ndarray, events: Sequence[str] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Known items of the most recent max_clicks clicks (oldest first), with their event weights."""
         idx = np.asarray(item_idx, dtype=np.int64).reshape(-1)
         weights = np.array([self.config.event_weights.get(e, 1.0) for e in events], np.float64) \
@@ -70,8 +72,8 @@ class FoldIn:
         idx, weights = idx[known][-self.config.max_clicks :], weights[known][-self.config.max_clicks :]
         return idx, weights
 
-    def user_repr(self, item_idx: Sequence[int], events: Sequence[str] | None = None,
-                  user_idx: int | None = None, history_idx: Sequence[int] = ()) -> np.ndarray | None:  # fmt: skip
+    def user_repr(self, item_idx: Sequence[int] | np.ndarray, events: Sequence[str] | None = None,
+                  user_idx: int | None = None, history_idx: Sequence[int] | np.ndarray = ()) -> np.ndarray | None:  # fmt: skip
         """A representation for FastScorer.score_vector, or None when no click is usable (caller: popularity).
 
         `item_idx`: fresh clicks as catalog indices, oldest first (-1 = movie unknown to the model, ignored);
