@@ -6,9 +6,9 @@ Every process is started through ManagedProcess (PID file + log under var/), so 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,17 +76,12 @@ def ensure_champion(settings: Settings) -> None:
     if get_alias_version(settings, CHAMPION) is not None:
         print("    champion already registered", flush=True)
         return
-    conf = os.environ.get("MOVIEREC_FIRST_RUN_CONF", "{}")
-    cmd = [
-        str(settings.venv_python("airflow")),
-        "-m",
-        "infra.trigger_dag",
-        "movielens_retrain",
-        "--conf",
-        conf,
-    ]
-    result = subprocess.run(cmd, check=False)
-    if result.returncode != 0:
+    from infra.airflow import password_file
+    from infra.trigger_dag import trigger_and_report
+
+    conf = json.loads(os.environ.get("MOVIEREC_FIRST_RUN_CONF", "{}"))
+    url = f"http://127.0.0.1:{settings.airflow_port}"
+    if trigger_and_report(url, password_file(settings.airflow_home), "movielens_retrain", conf) != "success":
         raise StackError("the first movielens_retrain run failed: see the Airflow UI / `make logs`")
 
 

@@ -97,26 +97,13 @@ def airflow_trigger(
 ):
     """Trigger a DAG run over the REST API and (by default) wait, printing task states and the decision."""
     from infra.airflow import password_file as default_password_file
-    from infra.trigger_dag import AirflowClient, wait_for_run
+    from infra.trigger_dag import trigger_and_report
 
     settings = get_settings()
-    password = json.loads((password_file or default_password_file(settings.airflow_home)).read_text())[
-        username
-    ]
-    client = AirflowClient(url or f"http://127.0.0.1:{settings.airflow_port}", username, password)
-    client.unpause(dag_id)
-    run_id = client.trigger(dag_id, json.loads(conf))
-    typer.echo(f"triggered {dag_id} run {run_id}")
-    if not wait:
-        return
-    state = wait_for_run(client, dag_id, run_id, timeout)
-    typer.echo(f"run {run_id}: {state}")
-    for ti in sorted(client.task_instances(dag_id, run_id), key=lambda t: t.get("start_date") or "~"):
-        duration = ti.get("duration")
-        took = f"{duration:7.1f}s" if isinstance(duration, (int, float)) else "      -"
-        typer.echo(f"  {ti['task_id']:<16} {ti['state'] or '-':<16} {took}")
-    decision = client.xcom(dag_id, run_id, "promote")
-    if decision is not None:
-        typer.echo(f"promote decision: {json.dumps(decision, default=str)}")
-    if state != "success":
+    state = trigger_and_report(
+        url or f"http://127.0.0.1:{settings.airflow_port}",
+        password_file or default_password_file(settings.airflow_home),
+        dag_id, json.loads(conf), timeout, wait, username,
+    )  # fmt: skip
+    if wait and state != "success":
         raise typer.Exit(1)

@@ -127,7 +127,9 @@ def test_batch_clicks_and_post_recommend(a, champion):
     )
     assert resp.status_code == 202 and resp.json()["count"] == 3
     out = a.post("/recommend", json={"user_id": 4242, "k": 50})
-    assert out.status_code == 200 and out.json()["strategy"] == "cold_start"
+    # an unknown user with fresh clicks: the POST form takes the same path, folding the clicks in
+    assert out.status_code == 200 and out.json()["strategy"] == "personalized_from_clicks", out.json()
+    assert out.json()["folded_clicks"] == 3
     assert not set(movies) & {m["movie_id"] for m in out.json()["items"]}
     genres = a.get("/recommendations/4242", params={"genres": "Comedy,Drama", "k": 10}).json()
     assert all({"Comedy", "Drama"} & set(m["genres"]) for m in genres["items"])
