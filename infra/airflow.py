@@ -2,7 +2,7 @@
 loopback only.
 
 Usage (any of the project envs; it only needs pipelines.settings and the stdlib):
-    python -m infra.airflow up | down | status | env | password | migrate
+    movierec airflow up | down | status | env | password | migrate
 
 The `airflow` binary comes from the Airflow env (`settings.venv_python("airflow")`'s bin folder).
 Tasks of the DAGs run in the ML env through `@task.external_python`.
