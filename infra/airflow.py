@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+
+import httpx
 
 from infra.processes import ManagedProcess
 from pipelines.settings import PROJECT_ROOT, QUIET_ENV, Settings
@@ -108,8 +109,7 @@ def health(port: int) -> dict:
     """GET /api/v2/monitor/health (public endpoint); {} when the API server does not answer."""
     try:
         url = f"http://127.0.0.1:{port}/api/v2/monitor/health"
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback)
-            return json.loads(resp.read())
+        return httpx.get(url, timeout=2).raise_for_status().json()
     except Exception:
         return {}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version as pkg_version
@@ -28,10 +27,11 @@ def server_answers(tracking_uri: str, timeout: float = 5.0) -> bool:
     """True when an http(s) tracking server answers /health (always True for local stores)."""
     if not tracking_uri.startswith(("http://", "https://")):
         return True
+    import httpx
+
     try:
-        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=timeout) as resp:  # noqa: S310
-            return 200 <= resp.status < 300
-    except (OSError, ValueError):
+        return httpx.get(f"{tracking_uri.rstrip('/')}/health", timeout=timeout).is_success
+    except (httpx.HTTPError, ValueError):
         return False
 
 
