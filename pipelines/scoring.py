@@ -155,7 +155,8 @@ class Recommender:
         if self.foldin is None or not events:
             return None
         idx = self.maps.item_index(np.array([m for m, _ in events], dtype=np.int64))
-        u = self._user_idx(user_id) if user_id is not None and self.known_user(user_id) else None
+        found = int(self.maps.user_index(np.array([user_id]))[0]) if user_id is not None else -1
+        u = found if found >= 0 else None  # one id lookup on the request path
         history = self._seen_idx(u) if u is not None else np.empty(0, dtype=np.int64)
         user_repr = self.foldin.user_repr(idx, [e for _, e in events], user_idx=u, history_idx=history)
         if user_repr is None:
