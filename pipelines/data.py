@@ -2,6 +2,7 @@
 
 Canonical ratings: user_id, item_id (the MovieLens movie id), rating (float), timestamp (epoch seconds).
 Canonical movies: item_id, title, genres ('|'-joined), year (nullable int).
+Canonical users (ml-100k, ml-1m only): user_id, age (years; ml-1m's age-group floor), gender (M/F), occupation.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ log = logging.getLogger(__name__)
 
 RATING_COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
 MOVIE_COLUMNS = ["item_id", "title", "genres", "year"]
+USER_COLUMNS = ["user_id", "age", "gender", "occupation"]
+# ml-1m codes occupations as 0..20 (its README)
+ML1M_OCCUPATIONS = [
+    "other", "academic/educator", "artist", "clerical/admin", "college/grad student", "customer service",
+    "doctor/health care", "executive/managerial", "farmer", "homemaker", "K-12 student", "lawyer", "programmer",
+    "retired", "sales/marketing", "scientist", "self-employed", "technician/engineer", "tradesman/craftsman",
+    "unemployed", "writer",
+]  # fmt: skip
 ML100K_GENRES = [
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
     "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
@@ -37,6 +46,7 @@ class MovieLens:
     name: str
     ratings: pd.DataFrame
     movies: pd.DataFrame
+    users: pd.DataFrame | None = None  # demographics, where the data set has them
 
 
 @dataclass(frozen=True)
@@ -136,7 +146,9 @@ def read_ml_100k(folder: Path) -> MovieLens:
         {"item_id": items["item_id"].astype("int64"), "title": title, "genres": genres,
          "year": year.fillna(release_year.astype("Int64"))}
     )  # fmt: skip
-    return MovieLens(folder.name, ratings, movies)
+    users = _read(folder / "u.user", "users", sep="|", header=None,
+                  names=["user_id", "age", "gender", "occupation", "zip"], dtype={"user_id": "int64", "age": "int64"})  # fmt: skip
+    return MovieLens(folder.name, ratings, movies, users[USER_COLUMNS])
 
 
 def read_ml_1m(folder: Path) -> MovieLens:
@@ -158,7 +170,16 @@ def read_ml_1m(folder: Path) -> MovieLens:
             "year": year,
         }
     )
-    return MovieLens(folder.name, ratings, movies)
+    return MovieLens(folder.name, ratings, movies, _read_ml_1m_users(folder / "users.dat"))
+
+
+def _read_ml_1m_users(path: Path) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    raw = _read(path, "users", sep="::", engine="python", header=None,
+                names=["user_id", "gender", "age", "occupation", "zip"])  # fmt: skip
+    occupation = raw["occupation"].map(dict(enumerate(ML1M_OCCUPATIONS))).fillna("other")
+    return raw.assign(occupation=occupation).astype({"user_id": "int64", "age": "int64"})[USER_COLUMNS]
 
 
 DATASETS: dict[str, DatasetSpec] = {

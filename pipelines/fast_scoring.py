@@ -8,12 +8,14 @@ Every model type reduces to
 
 MF: item_dot = item table; GMF: item table times the output weights (the elementwise product folds into it);
 MLP: the first dense layer splits over the concatenation [user, item], so its item half plus bias is precomputed
-per item (`item_first`); NeuMF: both. The output bias is folded into `item_bias`.
+per item (`item_first`); NeuMF: both. The output bias is folded into `item_bias`. Content MF: item rows are the
+ID embedding plus the projected content features; `content_w` / `content_b` (the projections) give a movie added
+after training its row from its features alone (`with_new_items`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,8 @@ class FastScorer:
     user_mlp: np.ndarray  # (n_users, d_mlp)
     hidden: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # further dense layers (relu)
     mlp_out: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (h_last,) output weights
+    content_w: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (n_features, d_dot)
+    content_b: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (n_features,)
 
     # --- shapes -----------------------------------------------------------------------------------------------
 
@@ -53,6 +57,31 @@ class FastScorer:
     @property
     def has_mlp(self) -> bool:
         return self.item_first.shape[1] > 0
+
+    @property
+    def has_content(self) -> bool:
+        """True when new items can be placed from content features (a content-aware model)."""
+        return self.content_w.shape[0] > 0
+
+    def content_rows(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(item_dot rows, item_bias) of movies known only by their content features (no ID part)."""
+        if not self.has_content:
+            raise ValueError("this model has no content projection: it cannot place a movie without interactions")
+        features = np.asarray(features, dtype=np.float32)
+        return features @ self.content_w, features @ self.content_b
+
+    def with_new_items(self, features: np.ndarray) -> FastScorer:
+        """A scorer whose catalog ends with the given movies (rows from their content alone)."""
+        if self.has_mlp:
+            raise ValueError("new items from content are supported for dot-product models only")
+        dot, bias = self.content_rows(features)
+        return replace(self, item_dot=np.vstack([self.item_dot, dot]), item_bias=np.concatenate([self.item_bias, bias]),
+                       item_first=np.zeros((len(self.item_bias) + len(bias), 0), np.float32))  # fmt: skip
+
+    def take_items(self, order: np.ndarray) -> FastScorer:
+        """The same model with its catalog rows in `order` (e.g. re-sorted after new items were appended)."""
+        return replace(self, item_dot=self.item_dot[order], item_bias=self.item_bias[order],
+                       item_first=self.item_first[order])  # fmt: skip
 
     def user_repr(self, user_idx: int) -> np.ndarray:
         """The user's row: [dot part, MLP part] (what fold-in estimates for a new user)."""
@@ -99,7 +128,7 @@ class FastScorer:
     # --- persistence (NumPy only: no TensorFlow import on the load/score path) ---------------------------------
 
     def save(self, path: Path) -> Path:
-        arrays = {name: getattr(self, name) for name in _ARRAYS}
+        arrays = {name: getattr(self, name) for name in (*_ARRAYS, *_CONTENT_ARRAYS)}
         for n, (w, b) in enumerate(self.hidden):
             arrays[f"hidden_w_{n}"], arrays[f"hidden_b_{n}"] = w, b
         np.savez(path, output=np.array(self.output), format_version=np.array(FORMAT_VERSION),
@@ -114,7 +143,8 @@ class FastScorer:
                     f"{path}: fast-scorer format {int(z['format_version'])}, expected {FORMAT_VERSION}"
                 )
             hidden = [(z[f"hidden_w_{n}"], z[f"hidden_b_{n}"]) for n in range(int(z["n_hidden"]))]
-            return cls(output=str(z["output"]), hidden=hidden, **{name: z[name] for name in _ARRAYS})
+            optional = {name: z[name] for name in _CONTENT_ARRAYS if name in z.files}  # bundles of ID-only models
+            return cls(output=str(z["output"]), hidden=hidden, **{name: z[name] for name in _ARRAYS}, **optional)
 
     @classmethod
     def from_keras(cls, model) -> FastScorer:
@@ -134,6 +164,7 @@ _ARRAYS = (
     "user_mlp",
     "mlp_out",
 )
+_CONTENT_ARRAYS = ("content_w", "content_b")
 
 
 def top_k(scores: np.ndarray, k: int, exclude_idx: np.ndarray | None = None) -> np.ndarray:

@@ -40,9 +40,27 @@ def _mlp_arrays(model, n_users: int, n_items: int) -> dict:
     }
 
 
+def _content_mf_arrays(model, output: str) -> dict:
+    """content_mf: item rows = ID embedding + features @ projection (biases likewise), user rows alike; the
+    projections ship too, so a movie added after training gets its row from its features alone."""
+    features = _table(model, "item_content_features")
+    projection, content_bias = _table(model, "item_content_projection"), _table(model, "item_content_bias")
+    user = _table(model, "mf_user_embedding")
+    user_features = _table(model, "user_content_features")
+    if user_features is not None:
+        user = user + user_features @ _table(model, "user_content_projection")
+    n_users, n_items = len(user), len(features)
+    return {"output": output, "item_dot": _table(model, "mf_item_embedding") + features @ projection,
+            "user_dot": user, "item_bias": _table(model, "mf_item_bias")[:, 0] + features @ content_bias[:, 0],
+            "user_bias": _table(model, "mf_user_bias")[:, 0], **_mlp_arrays(model, n_users, n_items),
+            "mlp_out": np.zeros(0, np.float32), "content_w": projection, "content_b": content_bias[:, 0]}  # fmt: skip
+
+
 def extract_arrays(model) -> dict:
-    """Keyword arguments of FastScorer for an MF, GMF, MLP or NeuMF model, sigmoid or logit output."""
+    """Keyword arguments of FastScorer for an MF, GMF, MLP, NeuMF or content MF model, sigmoid or logit output."""
     output = "sigmoid" if any(layer.name == "probability" for layer in model.layers) else "logit"
+    if _table(model, "item_content_features") is not None:
+        return _content_mf_arrays(model, output)
     mf_item = _table(model, "mf_item_embedding")
     if mf_item is not None:  # dot product + user and item biases, no output layer
         mf_user = _table(model, "mf_user_embedding")

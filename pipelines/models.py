@@ -1,4 +1,5 @@
-"""Keras 3 recommenders: GMF, MLP, NeuMF (He et al. 2017), dot-product MF (Rendle et al. 2020), popularity.
+"""Keras 3 recommenders: GMF, MLP, NeuMF (He et al. 2017), dot-product MF (Rendle et al. 2020), MF with content
+features (`content_mf`), popularity.
 
 Every model takes two named int32 inputs, `user` and `item` (contiguous indices, shape (batch,)), and
 returns one score per pair, higher = better: an interaction probability (sigmoid) when trained with pointwise
@@ -12,7 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-MODEL_TYPES = ("neumf", "gmf", "mlp", "mf")
+MODEL_TYPES = ("neumf", "gmf", "mlp", "mf", "content_mf")
+CONTENT_MODEL_TYPES = ("content_mf",)
 OUTPUTS = ("sigmoid", "logit")
 
 
@@ -121,12 +123,65 @@ def build_mf(n_users: int, n_items: int, dim: int = 32, l2: float = 0.0, output:
     return keras.Model([user, item], _score(logit, output), name="mf")
 
 
+def _frozen_table(values: np.ndarray, name: str):
+    """A constant per-row input (content features) as a non-trainable embedding: saved with the model."""
+    import keras
+
+    return keras.layers.Embedding(
+        values.shape[0], values.shape[1], name=name, trainable=False,
+        embeddings_initializer=keras.initializers.Constant(np.asarray(values, np.float32)),
+    )  # fmt: skip
+
+
+def build_content_mf(n_users: int, n_items: int, dim: int, l2: float, output: str, item_features: np.ndarray,
+                     user_features: np.ndarray | None = None, id_dropout: float = 0.3):  # fmt: skip
+    """MF whose item vector is its ID embedding plus a learned projection of its content features (and likewise
+    for users), with item and user biases; the content part also has its own bias.
+
+    During training the item's ID part (embedding and bias together) is dropped for a share `id_dropout` of the
+    pairs (DropoutNet, Volkovs et al. 2017), so the content path alone must rank well: that is the vector a movie
+    added after training gets.
+    """
+    import keras
+
+    user, item = _inputs()
+    u = _embedding(n_users, dim, "mf_user_embedding", l2)(user)
+    if user_features is not None and user_features.shape[1]:
+        user_content = _frozen_table(user_features, "user_content_features")(user)
+        u = keras.layers.Add(name="user_vector")(
+            [u, keras.layers.Dense(dim, use_bias=False, name="user_content_projection")(user_content)]
+        )
+    item_content = _frozen_table(item_features, "item_content_features")(item)
+    item_from_content = keras.layers.Dense(dim, use_bias=False, name="item_content_projection")(item_content)
+    content_bias = keras.layers.Dense(1, use_bias=False, name="item_content_bias")(item_content)
+    # [ID embedding, ID bias] dropped together, dotted with [user vector, 1]
+    item_id = keras.layers.Concatenate(name="item_id_part")(
+        [_embedding(n_items, dim, "mf_item_embedding", l2)(item), _embedding(n_items, 1, "mf_item_bias", 0.0)(item)]
+    )
+    item_id = keras.layers.Dropout(id_dropout, noise_shape=(None, 1), name="item_id_dropout")(item_id)
+    one = keras.layers.Embedding(n_users, 1, embeddings_initializer="ones", trainable=False, name="user_one")(user)
+    user_ext = keras.layers.Concatenate(name="user_id_part")([u, one])
+    ub = keras.layers.Flatten()(_embedding(n_users, 1, "mf_user_bias", 0.0)(user))
+    logit = keras.layers.Add(name="mf_logit")([
+        keras.layers.Dot(axes=1, name="id_dot")([user_ext, item_id]),
+        keras.layers.Dot(axes=1, name="content_dot")([u, item_from_content]),
+        content_bias, ub,
+    ])  # fmt: skip
+    return keras.Model([user, item], _score(logit, output), name="content_mf")
+
+
 def build_model(model_type: str, n_users: int, n_items: int, dim: int, layers: Sequence[int], l2: float,
-                output: str = "sigmoid", item_bias: bool = False):  # fmt: skip
+                output: str = "sigmoid", item_bias: bool = False, content=None, id_dropout: float = 0.3):  # fmt: skip
     """One of MODEL_TYPES, uncompiled; `output` "sigmoid" (probability) or "logit" (raw score).
 
-    `item_bias` adds a per-item bias to GMF / MLP / NeuMF (MF always has user and item biases).
+    `item_bias` adds a per-item bias to GMF / MLP / NeuMF (MF always has user and item biases). `content_mf`
+    needs `content` (pipelines.content.ContentInputs) for its side inputs.
     """
+    if model_type == "content_mf":
+        if content is None:
+            raise ValueError("model_type content_mf needs content features (pipelines.content.build_content_inputs)")
+        return build_content_mf(n_users, n_items, dim, l2, output, content.item_features, content.user_features,
+                                id_dropout)  # fmt: skip
     if model_type == "gmf":
         return build_gmf(n_users, n_items, dim, l2, output, item_bias)
     if model_type == "mlp":

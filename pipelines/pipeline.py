@@ -45,11 +45,19 @@ def context(run_id: str, params: dict | None = None, base: Settings | None = Non
 
 def validate_stage(ctx: RunContext) -> dict:
     """Load the dataset (+ the run's feedback snapshot), run the great-expectations suites, keep the reports."""
+    from pipelines.catalog import with_additions
     from pipelines.data import load_movielens
-    from pipelines.validation import DataValidationError, validate_feedback, validate_movies, validate_ratings
+    from pipelines.validation import (
+        DataValidationError,
+        validate_feedback,
+        validate_movies,
+        validate_ratings,
+        validate_users,
+    )
 
     cfg, store = ctx.cfg, ctx.store
     data = load_movielens(cfg.data_root, cfg.dataset)
+    movies = with_additions(data.movies, cfg.catalog_additions_file)
     ratings = data.ratings
     if cfg.max_ratings:
         ratings = ratings.sort_values("timestamp", kind="stable").head(cfg.max_ratings)
@@ -57,24 +65,23 @@ def validate_stage(ctx: RunContext) -> dict:
     check_feedback = partial(validate_feedback, max_future_skew_s=cfg.max_future_skew_s)
     reports = []
     try:
-        for check, df in (
-            (validate_ratings, ratings),
-            (validate_movies, data.movies),
-            (check_feedback, feedback),
-        ):
+        checks = [(validate_ratings, ratings), (validate_movies, movies), (check_feedback, feedback)]
+        if data.users is not None:
+            checks.append((validate_users, data.users))
+        for check, df in checks:
             reports.append(check(df))
     except DataValidationError as exc:
         exc.report.write(store.validation_dir)
         raise
     for report in reports:
         report.write(store.validation_dir)
-    store.save_data(ratings, data.movies)
-    unknown = int((~feedback.movie_id.isin(data.movies.item_id)).sum()) if len(feedback) else 0
+    store.save_data(ratings, movies, data.users)
+    unknown = int((~feedback.movie_id.isin(movies.item_id)).sum()) if len(feedback) else 0
     summary = {"dataset": cfg.dataset, "ratings": len(ratings), "users": int(ratings.user_id.nunique()),
-               "movies": len(data.movies), "feedback_events": len(feedback), "feedback_unknown_movies": unknown,
+               "movies": len(movies), "added_movies": len(movies) - len(data.movies), "feedback_events": len(feedback), "feedback_unknown_movies": unknown,
                "reports": [r.summary() for r in reports]}  # fmt: skip
     log.info("validated %s: %d ratings, %d movies, %d feedback events", cfg.dataset, len(ratings),
-             len(data.movies), len(feedback))  # fmt: skip
+             len(movies), len(feedback))  # fmt: skip
     return store.write_json("validate.json", summary)
 
 
@@ -103,11 +110,17 @@ def preprocess_stage(ctx: RunContext) -> dict:
 
 
 def train_stage(ctx: RunContext) -> dict:
+    from pipelines.content import build_content_inputs
+    from pipelines.models import CONTENT_MODEL_TYPES
     from pipelines.train import train_model
 
     cfg, store = ctx.cfg, ctx.store
     split, maps = store.split()
-    result = train_model(split, maps.n_users, maps.n_items, cfg, pretrain=cfg.neumf_pretrain)
+    content = None
+    if cfg.model_type in CONTENT_MODEL_TYPES:
+        content = build_content_inputs(store.movies(), maps.item_ids, maps.user_ids, split.train, store.users())
+        content.spec.save(store.content_spec_dir)
+    result = train_model(split, maps.n_users, maps.n_items, cfg, pretrain=cfg.neumf_pretrain, content=content)
     result.model.save(store.model_file)
     store.write_json("history.json", result.history)
     summary = {"model_type": cfg.model_type, "epochs": cfg.epochs, "train_seconds": round(result.train_seconds, 2),
@@ -137,6 +150,7 @@ def register_stage(ctx: RunContext) -> dict:
     import mlflow
 
     from pipelines import registry
+    from pipelines.content import ItemFeatureSpec
     from pipelines.fast_scoring import FastScorer
     from pipelines.scoring import cold_start_scores, save_bundle
 
@@ -154,7 +168,8 @@ def register_stage(ctx: RunContext) -> dict:
     _, maps = store.split()
     model = store.load_model()
     save_bundle(store.bundle_dir, maps, store.interactions(), store.movies(),
-                cold_start_scores(store.ratings(), cfg.cold_start_min_count), FastScorer.from_keras(model))  # fmt: skip
+                cold_start_scores(store.ratings(), cfg.cold_start_min_count), FastScorer.from_keras(model),
+                ItemFeatureSpec.load(store.content_spec_dir))  # fmt: skip
     tags = {"dataset": cfg.dataset, "protocol": store.read_json("preprocess.json")["protocol"],
             "model_type": cfg.model_type, **{k: str(v) for k, v in (ctx.params.get("tags") or {}).items()}}  # fmt: skip
     run_id, version = registry.log_training_run(cfg, ctx.run_id, tags, model, store)

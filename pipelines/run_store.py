@@ -55,15 +55,22 @@ class RunStore:
     def validation_dir(self) -> Path:
         return self.dir / "validation"
 
-    def save_data(self, ratings: pd.DataFrame, movies: pd.DataFrame) -> None:
+    def save_data(self, ratings: pd.DataFrame, movies: pd.DataFrame, users: pd.DataFrame | None = None) -> None:
         ratings.to_parquet(self.path("data", "ratings.parquet"))
         movies.to_parquet(self.path("data", "movies.parquet"))
+        if users is not None:
+            users.to_parquet(self.path("data", "users.parquet"))
 
     def ratings(self) -> pd.DataFrame:
         return pd.read_parquet(self.dir / "data" / "ratings.parquet")
 
     def movies(self) -> pd.DataFrame:
         return pd.read_parquet(self.dir / "data" / "movies.parquet")
+
+    def users(self) -> pd.DataFrame | None:
+        """User demographics, where the data set has them."""
+        path = self.dir / "data" / "users.parquet"
+        return pd.read_parquet(path) if path.exists() else None
 
     def feedback(self) -> pd.DataFrame:
         """The run's feedback snapshot, or an empty frame with the landed columns."""
@@ -105,6 +112,11 @@ class RunStore:
         import keras
 
         return keras.saving.load_model(self.dir / "model" / "model.keras")
+
+    @property
+    def content_spec_dir(self) -> Path:
+        """Where a content-aware model's feature spec is kept until the bundle is built."""
+        return self.dir / "model"
 
     @property
     def bundle_dir(self) -> Path:

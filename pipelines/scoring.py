@@ -6,6 +6,7 @@ the exact id maps it was trained with.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines.content import ItemFeatureSpec
 from pipelines.fast_scoring import FastScorer, top_k
 from pipelines.features import IdMaps
 from pipelines.foldin import FoldIn, FoldInConfig
@@ -48,9 +50,13 @@ def cold_start_scores(ratings: pd.DataFrame, min_count: int = 10) -> pd.Series:
 
 
 def save_bundle(folder: Path, maps: IdMaps, interactions: pd.DataFrame, movies: pd.DataFrame,
-                cold_scores: pd.Series, fast: FastScorer | None = None) -> Path:  # fmt: skip
-    """Write the serving bundle: id maps, per-user seen items (CSR), catalog, cold-start ranking, NumPy scorer."""
+                cold_scores: pd.Series, fast: FastScorer | None = None,
+                content_spec: ItemFeatureSpec | None = None) -> Path:  # fmt: skip
+    """Write the serving bundle: id maps, per-user seen items (CSR), catalog, cold-start ranking, NumPy scorer,
+    and for a content-aware model the feature spec that places movies added later."""
     folder.mkdir(parents=True, exist_ok=True)
+    if content_spec is not None:
+        content_spec.save(folder)
     if fast is not None:
         fast.save(folder / FAST_SCORER_FILE)
     maps.save(folder / "id_maps.json")
@@ -109,6 +115,69 @@ class Recommender:
         self._cold_scores = cold.score.to_numpy(np.float64)
         self.genres = sorted({g for m in self.movies.values() for g in m.genres if g != "(no genres listed)"})
         self._all_items = np.arange(self.maps.n_items, dtype=np.int32)
+        self.content_spec = ItemFeatureSpec.load(folder)
+        self.added_at: dict[int, float] = {}  # movies added after training: movie_id -> epoch seconds
+
+    # --- movies added after training (placed from their content) ---------------------------------------------
+
+    @property
+    def places_new_movies(self) -> bool:
+        """True when the model can give a movie without interactions a vector (a content-aware model)."""
+        return self.fast is not None and self.fast.has_content and self.content_spec is not None
+
+    def with_movies(self, added: pd.DataFrame) -> Recommender:
+        """A copy whose catalog also holds `added` (item_id, title, genres, year, added_at), each placed from its
+        content alone; movies already in the catalog are skipped. The original keeps serving meanwhile."""
+        added = added[~added.item_id.isin(list(self.movies))]
+        if added.empty:
+            return self
+        if not self.places_new_movies:
+            raise ValueError("this model has no content features: new movies wait for the next retrain")
+        fast = self.fast.with_new_items(self.content_spec.encode(added))
+        ids = np.concatenate([self.maps.item_ids, added.item_id.to_numpy(np.int64)])
+        order = np.argsort(ids, kind="stable")  # id lookups need sorted ids
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))
+        out = copy.copy(self)
+        out.fast = fast.take_items(order)
+        out.scorer = FastPairScorer(out.fast)
+        out.foldin = FoldIn(out.fast, self.foldin.config if self.foldin else None)
+        out.maps = IdMaps(self.maps.user_ids, ids[order])
+        out._seen_indices = position[self._seen_indices]
+        out._all_items = np.arange(len(ids), dtype=np.int32)
+        out.movies = dict(self.movies)
+        out.added_at = dict(self.added_at)
+        for r in added.itertuples():
+            out.movies[int(r.item_id)] = Movie(int(r.item_id), str(r.title), str(r.genres).split("|"), int(r.year))
+            out.added_at[int(r.item_id)] = float(r.added_at)
+        return out
+
+    def _person_scores(self, found: int, events: list[tuple[int, str]]) -> np.ndarray:
+        """Catalog scores for a user index (-1: unknown) with fresh clicks folded in; the average user without."""
+        history = self._seen_idx(found) if found >= 0 else np.empty(0, np.int64)
+        if events and self.foldin is not None:
+            clicked = self.maps.item_index(np.array([m for m, _ in events], dtype=np.int64))
+            vector = self.foldin.user_repr(clicked, [e for _, e in events], user_idx=found if found >= 0 else None,
+                                           history_idx=history)  # fmt: skip
+            if vector is not None:
+                return self.fast.score_vector(vector)
+        if found >= 0:
+            return self._scores(found)
+        return self.fast.score_vector(self.fast.mean_user_repr())
+
+    def rank_movies(self, candidates: Iterable[int], user_id: int | None = None,
+                    events: list[tuple[int, str]] | None = None, k: int = 10) -> list[tuple[int, float]]:  # fmt: skip
+        """The best k of `candidates` (e.g. this week's new movies) for the user: their trained vector, fresh
+        clicks folded in, or the average user's; seen and clicked movies left out."""
+        found = int(self.maps.user_index(np.array([user_id]))[0]) if user_id is not None else -1
+        scores = self._person_scores(found, events or [])
+        exclude = set(self.maps.item_ids[self._seen_idx(found)].tolist()) if found >= 0 else set()
+        exclude |= {m for m, _ in events or ()}
+        wanted = np.array([m for m in candidates if m not in exclude], dtype=np.int64)
+        idx = self.maps.item_index(wanted)
+        wanted, idx = wanted[idx >= 0], idx[idx >= 0]
+        best = np.argsort(-scores[idx], kind="stable")[:k]
+        return [(int(wanted[i]), float(scores[idx[i]])) for i in best]
 
     def known_user(self, user_id: int) -> bool:
         return int(self.maps.user_index(np.array([user_id]))[0]) >= 0

@@ -18,7 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The offline MovieLens copy beside a checkout (this project's machines); users without it set MOVIEREC_DATA_ROOT.
 OFFLINE_DATA_ROOT = PROJECT_ROOT.parent / "shared" / "data" / "movielens"
 
-ModelType = Literal["neumf", "gmf", "mlp", "mf"]
+ModelType = Literal["neumf", "gmf", "mlp", "mf", "content_mf"]
 SplitProtocol = Literal["temporal", "full_ranking", "leave_one_out"]
 Loss = Literal["bce", "softmax", "bpr"]
 
@@ -58,6 +58,7 @@ TRAINING_FIELDS: tuple[str, ...] = (
     "ranking_l2",
     "users_per_batch",
     "neumf_pretrain",
+    "content_id_dropout",
     "eval_every",
     "num_eval_negatives",
     "top_k",
@@ -103,7 +104,12 @@ class Settings(BaseSettings):
     # defaults: dot-product MF trained with a full-catalog softmax (benchmarks/RESULTS.md: beats NeuMF + bce on full
     # ranking on ml-100k and ml-latest-small); the NCF setup was model_type=neumf, loss=bce, epochs=10,
     # embedding_dim=32, learning_rate=0.001
-    model_type: ModelType = Field("mf", description="mf (dot product), gmf, mlp or neumf")
+    model_type: ModelType = Field(
+        "mf", description="mf (dot product), gmf, mlp, neumf, or content_mf (mf + genre/year/user features)"
+    )
+    content_id_dropout: float = Field(
+        0.3, ge=0, lt=1, description="content_mf: share of training pairs whose item ID part is dropped"
+    )
     neumf_pretrain: bool = Field(False, description="Pre-train NeuMF from GMF and MLP (He et al. 2017)")
     split_protocol: SplitProtocol = Field(
         "temporal",
@@ -197,6 +203,9 @@ class Settings(BaseSettings):
     recent_clicks_max_users: int = Field(100_000, description="Bound of the in-memory recent-clicks state")
     recent_clicks_per_user: int = Field(500, description="Most recent clicks kept per user")
     click_batch_max: int = Field(500, description="Most events accepted by POST /clicks")
+    new_movies_window_days: float = Field(
+        7.0, gt=0, description="Movies added within this many days are 'new this week' on the page"
+    )
 
     # --- Airflow -----------------------------------------------------------------------
     airflow_port: int = 8080
@@ -235,6 +244,11 @@ class Settings(BaseSettings):
     def state_dir(self) -> Path:
         """Small durable state: feedback watermarks and the like."""
         return self.var_dir / "state"
+
+    @property
+    def catalog_additions_file(self) -> Path:
+        """Movies added after training (POST /catalog/movies, or appended by hand); retrains merge them in."""
+        return self.var_dir / "catalog" / "added_movies.jsonl"
 
     @property
     def logs_dir(self) -> Path:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.content import ContentInputs
 from pipelines.evaluate import EvalOptions, evaluate
 from pipelines.features import NegativeSampler, Split
 from pipelines.models import KerasScorer, PopularityScorer, build_model, load_pretrained_neumf
@@ -35,7 +36,7 @@ def _fit(model, split: Split, n_items: int, cfg: Settings, epochs: int,
     for epoch in range(epochs):
         start = time.perf_counter()
         row = {"loss": run_epoch(), "epoch_seconds": time.perf_counter() - start}
-        if (epoch + 1) % cfg.eval_every == 0 or epoch == epochs - 1:
+        if len(split.test) and ((epoch + 1) % cfg.eval_every == 0 or epoch == epochs - 1):
             # the training curve: a seeded user sample keeps each epoch's check bounded at any data size
             curve = EvalOptions(max_users=cfg.curve_eval_users, seed=cfg.seed)
             row.update(evaluate(KerasScorer(model), split, n_users, n_items, cfg.top_k, curve))
@@ -69,7 +70,7 @@ def _embedding_tables(model) -> tuple[list, list]:
     layers = [
         layer
         for layer in model.layers
-        if isinstance(layer, keras.layers.Embedding) and "bias" not in layer.name
+        if isinstance(layer, keras.layers.Embedding) and layer.trainable and "bias" not in layer.name
     ]
     return ([layer.embeddings for layer in layers if "user" in layer.name],
             [layer.embeddings for layer in layers if "item" in layer.name])  # fmt: skip
@@ -169,8 +170,10 @@ def _bpr_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callable[[]
 
 
 def train_model(split: Split, n_users: int, n_items: int, cfg: Settings,
-                on_epoch: Callable[[int, dict], None] | None = None, pretrain: bool = False) -> TrainResult:  # fmt: skip
-    """Build and train cfg.model_type; NeuMF optionally pre-trained from GMF and MLP (He et al. 2017)."""
+                on_epoch: Callable[[int, dict], None] | None = None, pretrain: bool = False,
+                content: ContentInputs | None = None) -> TrainResult:  # fmt: skip
+    """Build and train cfg.model_type; NeuMF optionally pre-trained from GMF and MLP (He et al. 2017);
+    `content`: the side inputs of a content-aware model type."""
     import keras
 
     keras.utils.set_random_seed(cfg.seed)
@@ -178,7 +181,8 @@ def train_model(split: Split, n_users: int, n_items: int, cfg: Settings,
     # bce: Keras L2 on whole tables, sigmoid output. Ranking losses: L2 on the looked-up rows only (in the step),
     # logit output, and a per-item bias (popularity; a per-user bias would cancel out of a per-user softmax)
     output, l2, bias = ("sigmoid", cfg.l2, False) if cfg.loss == "bce" else ("logit", 0.0, True)
-    model = build_model(cfg.model_type, n_users, n_items, cfg.embedding_dim, cfg.mlp_layers, l2, output, bias)
+    model = build_model(cfg.model_type, n_users, n_items, cfg.embedding_dim, cfg.mlp_layers, l2, output, bias,
+                        content, cfg.content_id_dropout)  # fmt: skip
     if pretrain and cfg.model_type == "neumf":
         parts = {}
         for kind in ("gmf", "mlp"):

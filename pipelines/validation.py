@@ -103,6 +103,19 @@ def movies_expectations() -> list:
     ]
 
 
+def users_expectations() -> list:
+    """User demographics (ml-100k u.user, ml-1m users.dat): the content model's user-side features."""
+    E = _gx().expectations
+    return [
+        E.ExpectTableRowCountToBeBetween(min_value=1),
+        E.ExpectColumnValuesToNotBeNull(column="user_id"),
+        E.ExpectColumnValuesToBeUnique(column="user_id"),
+        E.ExpectColumnValuesToBeBetween(column="age", min_value=1, max_value=120),
+        E.ExpectColumnValuesToBeInSet(column="gender", value_set=["F", "M"]),
+        E.ExpectColumnValuesToNotBeNull(column="occupation"),
+    ]
+
+
 def feedback_expectations(now_ms: int | None = None, max_future_skew_s: int = 300) -> list:
     E = _gx().expectations
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
@@ -169,6 +182,11 @@ def validate_ratings(df: pd.DataFrame, raise_on_failure: bool = True) -> Validat
 
 def validate_movies(df: pd.DataFrame, raise_on_failure: bool = True) -> ValidationReport:
     report = run_suite("movies", df, movies_expectations())
+    return _check(report) if raise_on_failure else report
+
+
+def validate_users(df: pd.DataFrame, raise_on_failure: bool = True) -> ValidationReport:
+    report = run_suite("users", df, users_expectations())
     return _check(report) if raise_on_failure else report
 
 
