@@ -28,7 +28,13 @@ from pipelines.data import load_movielens
 from pipelines.evaluate import EvalOptions, evaluate
 from pipelines.fast_scoring import FastScorer
 from pipelines.features import IdMaps, Split, full_ranking_split, to_implicit
-from pipelines.new_items import NewItemSplit, evaluate_new_items, genre_popularity_scores, hold_out_movies
+from pipelines.new_items import (
+    NewItemSplit,
+    content_scores,
+    evaluate_new_items,
+    genre_popularity_scores,
+    hold_out_movies,
+)
 from pipelines.scoring import FastPairScorer
 from pipelines.settings import OFFLINE_DATA_ROOT, Settings
 from pipelines.train import train_model
@@ -47,7 +53,9 @@ def train_fast(split: Split, maps: IdMaps, movies: pd.DataFrame, users, cfg: Set
     return FastScorer.from_keras(model), (content.spec if content else None), seconds
 
 
-def new_item_rows(name: str, data, cfg: Settings, dropouts: list[float], seed: int) -> tuple[list[dict], float]:
+def new_item_rows(
+    name: str, data, cfg: Settings, dropouts: list[float], seed: int
+) -> tuple[list[dict], float]:
     """The new-item protocol's rows, and the ID dropout chosen on the validation movies."""
     interactions = to_implicit(data.ratings)
     split = hold_out_movies(interactions, 0.1, seed)
@@ -56,7 +64,9 @@ def new_item_rows(name: str, data, cfg: Settings, dropouts: list[float], seed: i
     scores_by_dropout = {}
     for p in dropouts:
         fast, spec, _, maps = _train_on(val, data, cfg.model_copy(update={"content_id_dropout": p}))
-        scores_by_dropout[p] = evaluate_new_items(_content_user_scores(fast, spec, maps, data.movies, val), val)
+        scores_by_dropout[p] = evaluate_new_items(
+            _content_user_scores(fast, spec, maps, data.movies, val), val
+        )
         print(f"  {name} validation id_dropout={p}: {scores_by_dropout[p]}", flush=True)
     best = max(dropouts, key=lambda p: scores_by_dropout[p]["ndcg_at_10"])
     fast, spec, seconds, maps = _train_on(split, data, cfg.model_copy(update={"content_id_dropout": best}))
@@ -81,20 +91,16 @@ def new_item_rows(name: str, data, cfg: Settings, dropouts: list[float], seed: i
 def _train_on(split: NewItemSplit, data, cfg: Settings):
     maps = IdMaps.fit(split.train)
     encoded = maps.encode(split.train)
-    fast, spec, seconds = train_fast(Split("all", encoded, encoded.iloc[:0]), maps, data.movies, data.users, cfg)
+    fast, spec, seconds = train_fast(
+        Split("all", encoded, encoded.iloc[:0]), maps, data.movies, data.users, cfg
+    )
     return fast, spec, seconds, maps
 
 
 def _content_user_scores(fast: FastScorer, spec: ItemFeatureSpec, maps: IdMaps, movies, split: NewItemSplit):
-    """user_id -> logits of the held-out movies from their content rows (None: a user not in training)."""
-    catalog = movies.set_index("item_id").reindex(split.held_out).reset_index()
-    dot, bias = fast.content_rows(spec.encode(catalog))
-
-    def scores(user_id: int):
-        u = int(maps.user_index(np.array([user_id]))[0])
-        return None if u < 0 else dot @ fast.user_dot[u] + bias
-
-    return scores
+    return content_scores(
+        fast, maps, spec.encode(movies.set_index("item_id").reindex(split.held_out).reset_index())
+    )
 
 
 def _profile_user_scores(split: NewItemSplit, maps: IdMaps, movies):
@@ -102,7 +108,9 @@ def _profile_user_scores(split: NewItemSplit, maps: IdMaps, movies):
     spec = ItemFeatureSpec.fit(movies)
     features = spec.encode(movies.set_index("item_id").reindex(maps.item_ids).reset_index())
     profile = genre_profile(maps.encode(split.train), features, len(spec.genres), maps.n_users)
-    held = spec.encode(movies.set_index("item_id").reindex(split.held_out).reset_index())[:, : len(spec.genres)]
+    held = spec.encode(movies.set_index("item_id").reindex(split.held_out).reset_index())[
+        :, : len(spec.genres)
+    ]
     held = held / np.maximum(held.sum(axis=1, keepdims=True), 1.0)
 
     def scores(user_id: int):
@@ -121,7 +129,9 @@ def overall_rows(name: str, data, cfg: Settings, dropout: float, seed: int) -> l
     for model_type in ("mf", "content_mf"):
         run_cfg = cfg.model_copy(update={"model_type": model_type, "content_id_dropout": dropout})
         fast, _, seconds = train_fast(split, maps, data.movies, data.users, run_cfg)
-        result = evaluate(FastPairScorer(fast), split, maps.n_users, maps.n_items, 10, EvalOptions(max_users=None))
+        result = evaluate(
+            FastPairScorer(fast), split, maps.n_users, maps.n_items, 10, EvalOptions(max_users=None)
+        )
         rows.append({"dataset": name, "protocol": "temporal", "model": model_type, **_rounded(result),
                      "train_s": round(seconds, 1), **({"id_dropout": dropout} if model_type == "content_mf" else {})})  # fmt: skip
         print(f"  {rows[-1]}", flush=True)
@@ -133,10 +143,14 @@ def _rounded(result: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--datasets", nargs="+", default=["ml-100k", "ml-latest-small"])
     parser.add_argument("--data-root", type=Path, default=OFFLINE_DATA_ROOT)
-    parser.add_argument("--dropouts", default="0.0,0.3,0.6", help="content_mf ID-dropout candidates (validation)")
+    parser.add_argument(
+        "--dropouts", default="0.0,0.3,0.6", help="content_mf ID-dropout candidates (validation)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     cfg = Settings(model_type="content_mf", seed=args.seed)

@@ -55,7 +55,9 @@ def check_new_movie(
         raise InvalidMovie(f"unknown genres {unknown}; known: {sorted(known_genres)}")
     if not wanted:
         raise InvalidMovie("at least one genre is required")
-    return NewMovie(item_id, title, list(dict.fromkeys(by_lower[g.lower()] for g in wanted)), year, time.time())
+    return NewMovie(
+        item_id, title, list(dict.fromkeys(by_lower[g.lower()] for g in wanted)), year, time.time()
+    )
 
 
 def append_addition(path: Path, movie: NewMovie) -> None:

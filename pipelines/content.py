@@ -16,7 +16,17 @@ import numpy as np
 import pandas as pd
 
 NO_GENRES = ("(no genres listed)", "unknown")  # MovieLens' "no genre" markers: not a genre feature
-YEAR_EDGES = (1930, 1950, 1960, 1970, 1980, 1990, 2000, 2010, 2020)  # bucket b = years in [edge[b-1], edge[b])
+YEAR_EDGES = (
+    1930,
+    1950,
+    1960,
+    1970,
+    1980,
+    1990,
+    2000,
+    2010,
+    2020,
+)  # bucket b = years in [edge[b-1], edge[b])
 AGE_EDGES = (18, 25, 35, 45, 50, 56)  # ml-1m's age groups
 GENDERS = ("F", "M")
 SPEC_FILE = "content_spec.json"
@@ -78,6 +88,7 @@ class ItemFeatureSpec:
 
     def save(self, folder: Path) -> Path:
         path = Path(folder) / SPEC_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"genres": list(self.genres), "year_edges": list(self.year_edges)}))
         return path
 

@@ -66,7 +66,9 @@ class FastScorer:
     def content_rows(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(item_dot rows, item_bias) of movies known only by their content features (no ID part)."""
         if not self.has_content:
-            raise ValueError("this model has no content projection: it cannot place a movie without interactions")
+            raise ValueError(
+                "this model has no content projection: it cannot place a movie without interactions"
+            )
         features = np.asarray(features, dtype=np.float32)
         return features @ self.content_w, features @ self.content_b
 
@@ -143,8 +145,12 @@ class FastScorer:
                     f"{path}: fast-scorer format {int(z['format_version'])}, expected {FORMAT_VERSION}"
                 )
             hidden = [(z[f"hidden_w_{n}"], z[f"hidden_b_{n}"]) for n in range(int(z["n_hidden"]))]
-            optional = {name: z[name] for name in _CONTENT_ARRAYS if name in z.files}  # bundles of ID-only models
-            return cls(output=str(z["output"]), hidden=hidden, **{name: z[name] for name in _ARRAYS}, **optional)
+            optional = {
+                name: z[name] for name in _CONTENT_ARRAYS if name in z.files
+            }  # bundles of ID-only models
+            return cls(
+                output=str(z["output"]), hidden=hidden, **{name: z[name] for name in _ARRAYS}, **optional
+            )
 
     @classmethod
     def from_keras(cls, model) -> FastScorer:

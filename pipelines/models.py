@@ -156,10 +156,15 @@ def build_content_mf(n_users: int, n_items: int, dim: int, l2: float, output: st
     content_bias = keras.layers.Dense(1, use_bias=False, name="item_content_bias")(item_content)
     # [ID embedding, ID bias] dropped together, dotted with [user vector, 1]
     item_id = keras.layers.Concatenate(name="item_id_part")(
-        [_embedding(n_items, dim, "mf_item_embedding", l2)(item), _embedding(n_items, 1, "mf_item_bias", 0.0)(item)]
+        [
+            _embedding(n_items, dim, "mf_item_embedding", l2)(item),
+            _embedding(n_items, 1, "mf_item_bias", 0.0)(item),
+        ]
     )
     item_id = keras.layers.Dropout(id_dropout, noise_shape=(None, 1), name="item_id_dropout")(item_id)
-    one = keras.layers.Embedding(n_users, 1, embeddings_initializer="ones", trainable=False, name="user_one")(user)
+    one = keras.layers.Embedding(n_users, 1, embeddings_initializer="ones", trainable=False, name="user_one")(
+        user
+    )
     user_ext = keras.layers.Concatenate(name="user_id_part")([u, one])
     ub = keras.layers.Flatten()(_embedding(n_users, 1, "mf_user_bias", 0.0)(user))
     logit = keras.layers.Add(name="mf_logit")([
@@ -179,7 +184,9 @@ def build_model(model_type: str, n_users: int, n_items: int, dim: int, layers: S
     """
     if model_type == "content_mf":
         if content is None:
-            raise ValueError("model_type content_mf needs content features (pipelines.content.build_content_inputs)")
+            raise ValueError(
+                "model_type content_mf needs content features (pipelines.content.build_content_inputs)"
+            )
         return build_content_mf(n_users, n_items, dim, l2, output, content.item_features, content.user_features,
                                 id_dropout)  # fmt: skip
     if model_type == "gmf":

@@ -67,3 +67,15 @@ def evaluate_new_items(user_scores, split: NewItemSplit, k: int = 10) -> dict[st
     return {f"ndcg_at_{k}": float(ndcg.mean()) if len(ndcg) else 0.0,
             f"recall_at_{k}": metrics.recall_at_k(relevant, ranked, k), "users": len(relevant),
             "users_skipped": skipped, "ndcg_ci95": metrics.mean_ci95(ndcg)}  # fmt: skip
+
+
+def content_scores(fast, maps, held_out_features: np.ndarray):
+    """`user_scores` for evaluate_new_items from a content-aware FastScorer: each held-out movie's row comes from
+    its features alone (as a movie added after training gets it); None for users the model does not know."""
+    dot, bias = fast.content_rows(held_out_features)
+
+    def scores(user_id: int) -> np.ndarray | None:
+        u = int(maps.user_index(np.array([user_id]))[0])
+        return None if u < 0 else dot @ fast.user_dot[u] + bias
+
+    return scores

@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.run_store import RunStore
 from pipelines.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,9 @@ def validate_stage(ctx: RunContext) -> dict:
     check_feedback = partial(validate_feedback, max_future_skew_s=cfg.max_future_skew_s)
     reports = []
     try:
-        checks = [(validate_ratings, ratings), (validate_movies, movies), (check_feedback, feedback)]
+        checks: list[tuple[Callable[[pd.DataFrame], Any], pd.DataFrame]] = [
+            (validate_ratings, ratings), (validate_movies, movies), (check_feedback, feedback)
+        ]  # fmt: skip
         if data.users is not None:
             checks.append((validate_users, data.users))
         for check, df in checks:
@@ -118,7 +124,9 @@ def train_stage(ctx: RunContext) -> dict:
     split, maps = store.split()
     content = None
     if cfg.model_type in CONTENT_MODEL_TYPES:
-        content = build_content_inputs(store.movies(), maps.item_ids, maps.user_ids, split.train, store.users())
+        content = build_content_inputs(
+            store.movies(), maps.item_ids, maps.user_ids, split.train, store.users()
+        )
         content.spec.save(store.content_spec_dir)
     result = train_model(split, maps.n_users, maps.n_items, cfg, pretrain=cfg.neumf_pretrain, content=content)
     result.model.save(store.model_file)

@@ -55,7 +55,9 @@ class RunStore:
     def validation_dir(self) -> Path:
         return self.dir / "validation"
 
-    def save_data(self, ratings: pd.DataFrame, movies: pd.DataFrame, users: pd.DataFrame | None = None) -> None:
+    def save_data(
+        self, ratings: pd.DataFrame, movies: pd.DataFrame, users: pd.DataFrame | None = None
+    ) -> None:
         ratings.to_parquet(self.path("data", "ratings.parquet"))
         movies.to_parquet(self.path("data", "movies.parquet"))
         if users is not None:

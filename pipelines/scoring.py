@@ -148,7 +148,9 @@ class Recommender:
         out.movies = dict(self.movies)
         out.added_at = dict(self.added_at)
         for r in added.itertuples():
-            out.movies[int(r.item_id)] = Movie(int(r.item_id), str(r.title), str(r.genres).split("|"), int(r.year))
+            out.movies[int(r.item_id)] = Movie(
+                int(r.item_id), str(r.title), str(r.genres).split("|"), int(r.year)
+            )
             out.added_at[int(r.item_id)] = float(r.added_at)
         return out
 

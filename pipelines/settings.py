@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -203,6 +203,9 @@ class Settings(BaseSettings):
     recent_clicks_max_users: int = Field(100_000, description="Bound of the in-memory recent-clicks state")
     recent_clicks_per_user: int = Field(500, description="Most recent clicks kept per user")
     click_batch_max: int = Field(500, description="Most events accepted by POST /clicks")
+    admin_token: SecretStr | None = Field(
+        None, description="When set, POST /catalog/movies needs `Authorization: Bearer <token>`"
+    )
     new_movies_window_days: float = Field(
         7.0, gt=0, description="Movies added within this many days are 'new this week' on the page"
     )

@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 DESCRIPTIONS = {
     400: "malformed JSON or URL",
+    401: "missing or wrong admin token",
     404: "not found",
+    409: "already exists",
     413: "body too large",
     415: "content type is not application/json",
     422: "invalid input",

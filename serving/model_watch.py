@@ -58,8 +58,10 @@ class ModelWatcher:
         champion_version: Callable[[], str | None],
         load_champion: Callable[[], Any | None],
         interval_s: float,
+        refresh: Callable[[], None] | None = None,
     ):
         self.holder = holder
+        self.refresh = refresh  # per-poll upkeep of the current champion (catalog additions)
         self.champion_version = champion_version
         self.load_champion = load_champion
         self.interval_s = interval_s
@@ -109,6 +111,11 @@ class ModelWatcher:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             self.check_once()
+            if self.refresh is not None:
+                try:
+                    self.refresh()
+                except Exception:  # noqa: BLE001 - upkeep must never stop the watcher
+                    log.exception("champion refresh failed")
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()

@@ -75,6 +75,21 @@ def _choose(
     return "cold_start", rec.cold_start(k, genres=genres, exclude=exclude), 0
 
 
+def movie_items(rec: Any, pairs: list[tuple[int, float]]) -> list[RecommendedMovie]:
+    """(movie_id, score) pairs as response items with the catalog's title, genres and year."""
+    movies = rec.movies
+    return [
+        RecommendedMovie(
+            movie_id=int(mid),
+            title=movies[mid].title,
+            genres=list(movies[mid].genres),
+            year=movies[mid].year,
+            score=round(float(score), 6),
+        )
+        for mid, score in pairs
+    ]
+
+
 def build_recommendations(
     champion: Any | None,
     user_id: int | None,
@@ -94,17 +109,7 @@ def build_recommendations(
     events = list(events or [])
     wanted_genres = normalize_genres(genres, catalog_genres(rec))
     strategy, pairs, folded = _choose(rec, user_id, k, events, wanted_genres)
-    movies = rec.movies
-    items = [
-        RecommendedMovie(
-            movie_id=int(mid),
-            title=movies[mid].title,
-            genres=list(movies[mid].genres),
-            year=movies[mid].year,
-            score=round(float(score), 6),
-        )
-        for mid, score in pairs
-    ]
+    items = movie_items(rec, pairs)
     return RecommendationsOut(
         user_id=user_id,
         k=k,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.settings import Settings
+from serving.catalog import CatalogSync
 from serving.clicks import ClickPublisher
 from serving.model_watch import ALIAS, ChampionHolder, ModelWatcher
 from serving.recent_clicks import ClickTopicFollower, RecentClicks
@@ -46,6 +47,7 @@ class ServingRuntime:
     publisher: ClickPublisher | None = None
     follower: ClickTopicFollower | None = None
     watcher: ModelWatcher | None = None
+    catalog: CatalogSync | None = None
     started_at: float = field(default_factory=time.time)
 
     @classmethod
@@ -56,15 +58,16 @@ class ServingRuntime:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1)
-        rt = cls(settings=settings)
+        rt = cls(settings=settings, catalog=CatalogSync(settings))
         rt.recent = RecentClicks(
             settings.recent_clicks_window_s, settings.recent_clicks_max_users, settings.recent_clicks_per_user
         )
         rt.watcher = ModelWatcher(
             rt.holder,
             champion_version=lambda: registry_champion_version(settings),
-            load_champion=lambda: load_champion(settings),
+            load_champion=lambda: rt.catalog.apply(load_champion(settings)),
             interval_s=settings.model_poll_interval_s,
+            refresh=lambda: rt.catalog.refresh(rt.holder),
         )
         rt.watcher.check_once()  # first load before we take traffic; fine when nothing is registered yet
         if with_watcher:

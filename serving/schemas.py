@@ -93,6 +93,37 @@ class RecommendationsOut(BaseModel):
     items: list[RecommendedMovie]
 
 
+class MovieIn(BaseModel):
+    """A movie to add to the catalog (no interactions yet): a content-aware champion places it by genres + year."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    movie_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    title: str = Field(min_length=1, max_length=300)
+    genres: list[str] = Field(min_length=1, max_length=20, description="MovieLens genres, e.g. ['Sci-Fi']")
+    year: int = Field(ge=1870, le=2100, strict=True, description="release year")
+
+
+class MovieAdded(BaseModel):
+    status: Literal["added"] = "added"
+    movie_id: int
+    title: str
+    genres: list[str]
+    year: int
+    added_at: datetime
+    recommendable_now: bool = Field(
+        description="false: the champion is an ID-only model; the movie is served after the next retrain"
+    )
+
+
+class NewMoviesOut(BaseModel):
+    user_id: int | None
+    k: int
+    window_days: float
+    model: ModelRef
+    items: list[RecommendedMovie]
+
+
 class LegacyMovie(BaseModel):
     movieId: int  # noqa: N815
     title: str
