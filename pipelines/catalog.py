@@ -79,9 +79,8 @@ def read_additions(path: Path) -> pd.DataFrame:
                          "added_at": frame.added_at.astype("float64")}).reset_index(drop=True)  # fmt: skip
 
 
-def with_additions(movies: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """The data set's movies plus the added ones it does not have yet (a retrain's catalog)."""
-    added = read_additions(path)
+def with_additions(movies: pd.DataFrame, added: pd.DataFrame) -> pd.DataFrame:
+    """The data set's movies plus the added ones (read_additions) it does not have yet: a retrain's catalog."""
     added = added[~added.item_id.isin(movies.item_id)]
     if added.empty:
         return movies

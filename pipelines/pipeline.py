@@ -49,10 +49,11 @@ def context(run_id: str, params: dict | None = None, base: Settings | None = Non
 
 def validate_stage(ctx: RunContext) -> dict:
     """Load the dataset (+ the run's feedback snapshot), run the great-expectations suites, keep the reports."""
-    from pipelines.catalog import with_additions
+    from pipelines.catalog import read_additions, with_additions
     from pipelines.data import load_movielens
     from pipelines.validation import (
         DataValidationError,
+        validate_added_movies,
         validate_feedback,
         validate_movies,
         validate_ratings,
@@ -61,7 +62,8 @@ def validate_stage(ctx: RunContext) -> dict:
 
     cfg, store = ctx.cfg, ctx.store
     data = load_movielens(cfg.data_root, cfg.dataset)
-    movies = with_additions(data.movies, cfg.catalog_additions_file)
+    added = read_additions(cfg.catalog_additions_file)
+    movies = with_additions(data.movies, added)
     ratings = data.ratings
     if cfg.max_ratings:
         ratings = ratings.sort_values("timestamp", kind="stable").head(cfg.max_ratings)
@@ -70,7 +72,8 @@ def validate_stage(ctx: RunContext) -> dict:
     reports = []
     try:
         checks: list[tuple[Callable[[pd.DataFrame], Any], pd.DataFrame]] = [
-            (validate_ratings, ratings), (validate_movies, movies), (check_feedback, feedback)
+            (validate_ratings, ratings), (validate_added_movies, added), (validate_movies, movies),
+            (check_feedback, feedback),
         ]  # fmt: skip
         if data.users is not None:
             checks.append((validate_users, data.users))

@@ -55,6 +55,15 @@ async function load() {
   if (!resp.ok) { status(`Could not load recommendations: ${await errorText(resp)}`, true); return; }
   render(await resp.json());
   status("");
+  await loadNewMovies();
+}
+
+async function loadNewMovies() {
+  // this week's added movies in the model's order for this user; the row is hidden when there are none
+  const resp = await fetch(`/catalog/new?user_id=${currentUser}&k=5`, { headers: { Accept: "application/json" } });
+  const items = resp.ok ? (await resp.json()).items : [];
+  $("new-recs").replaceChildren(...items.map(movieItem));
+  $("new-section").hidden = items.length === 0;
 }
 
 function render(data) {
@@ -69,32 +78,32 @@ function render(data) {
   const fresh = data.folded_clicks ? ` (${data.folded_clicks} fresh click${data.folded_clicks > 1 ? "s" : ""} used)` : "";
   $("strategy").textContent = `User ${data.user_id}: ${how}${fresh}` + (data.genres.length ? ` in ${data.genres.join(", ")}` : "");
   $("strategy").dataset.strategy = data.strategy;
-  const list = $("recs");
-  list.replaceChildren();
-  for (const m of data.items) {
-    const li = document.createElement("li");
-    li.dataset.movieId = m.movie_id;
-    const info = document.createElement("div");
-    const title = document.createElement("div");
-    title.className = "title";
-    title.textContent = m.title;
-    const meta = document.createElement("div");
-    meta.className = "meta";
-    meta.textContent = `${m.genres.join(" · ")}${m.year ? " · " + m.year : ""} · score ${m.score.toFixed(3)}`;
-    info.append(title, meta);
-    const actions = document.createElement("div");
-    actions.className = "actions";
-    for (const [event, text] of [["like", "like"], ["watch", "watched"]]) {
-      const b = document.createElement("button");
-      b.type = "button"; b.textContent = text; b.className = event === "like" ? "" : "secondary";
-      b.dataset.event = event;
-      b.addEventListener("click", () => sendClick(li, m, event, actions));
-      actions.append(b);
-    }
-    li.append(info, actions);
-    list.append(li);
-  }
+  $("recs").replaceChildren(...data.items.map(movieItem));
   if (!data.items.length) status("Nothing left to recommend.");
+}
+
+function movieItem(m) {
+  const li = document.createElement("li");
+  li.dataset.movieId = m.movie_id;
+  const info = document.createElement("div");
+  const title = document.createElement("div");
+  title.className = "title";
+  title.textContent = m.title;
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  meta.textContent = `${m.genres.join(" · ")}${m.year ? " · " + m.year : ""} · score ${m.score.toFixed(3)}`;
+  info.append(title, meta);
+  const actions = document.createElement("div");
+  actions.className = "actions";
+  for (const [event, text] of [["like", "like"], ["watch", "watched"]]) {
+    const b = document.createElement("button");
+    b.type = "button"; b.textContent = text; b.className = event === "like" ? "" : "secondary";
+    b.dataset.event = event;
+    b.addEventListener("click", () => sendClick(li, m, event, actions));
+    actions.append(b);
+  }
+  li.append(info, actions);
+  return li;
 }
 
 function newEventId() {

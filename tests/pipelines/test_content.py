@@ -80,12 +80,12 @@ def test_new_movie_records_are_checked_field_by_field():
 
 def test_additions_file_round_trip_and_merge(tmp_path):
     path = tmp_path / "catalog" / "added.jsonl"
-    assert read_additions(path).empty and with_additions(MOVIES, path) is MOVIES
+    assert read_additions(path).empty and with_additions(MOVIES, read_additions(path)) is MOVIES
     append_addition(path, check_new_movie(9, "Nine", ["Drama"], 2024, ["Drama"], set()))
     append_addition(path, check_new_movie(1, "dup of a dataset movie", ["Drama"], 2024, ["Drama"], set()))
     added = read_additions(path)
     assert added.item_id.tolist() == [9, 1] and added.genres.tolist() == ["Drama", "Drama"]
-    merged = with_additions(MOVIES, path)
+    merged = with_additions(MOVIES, added)
     assert merged.item_id.tolist() == [1, 2, 3, 4, 9] and list(merged.columns) == list(MOVIES.columns)
 
 

@@ -69,3 +69,39 @@ def test_corrupt_feedback_fails():
     message = str(err.value)
     for expected in ("to_be_unique", "to_be_in_set", "'user_id'", "'ts'"):
         assert expected in message
+
+
+def test_user_demographics_suite_names_bad_rows():
+    from pipelines.validation import validate_users
+
+    good = pd.DataFrame(
+        {"user_id": [1, 2], "age": [24, 53], "gender": ["M", "F"], "occupation": ["writer", "other"]}
+    )
+    assert validate_users(good).success
+    bad = pd.concat(
+        [good, pd.DataFrame({"user_id": [2], "age": [200], "gender": ["X"], "occupation": [None]})]
+    )
+    with pytest.raises(DataValidationError) as err:
+        validate_users(bad)
+    message = str(err.value)
+    assert all(name in message for name in ("'age'", "'gender'", "'occupation'", "'user_id'"))
+
+
+def test_a_bad_hand_added_movie_stops_the_run_at_validate(tmp_path):
+    """The catalog-additions file is a feature input: a record without a year fails validate, nothing is trained."""
+    import json
+
+    from pipelines.pipeline import run_stage
+    from tests.helpers import small_settings
+
+    cfg = small_settings(tmp_path / "var")
+    cfg.catalog_additions_file.parent.mkdir(parents=True)
+    record = {"item_id": 990_001, "title": "No Year", "genres": ["Drama"], "year": None, "added_at": 1.0}
+    cfg.catalog_additions_file.write_text(json.dumps(record) + "\n")
+    with pytest.raises(DataValidationError, match="'year'"):
+        run_stage("validate", "bad-addition", base=cfg)
+    assert not (cfg.runs_dir / "bad-addition" / "validate.json").exists()
+    record["year"] = 2024
+    cfg.catalog_additions_file.write_text(json.dumps(record) + "\n")
+    summary = run_stage("validate", "good-addition", base=cfg)
+    assert summary["added_movies"] == 1
