@@ -127,7 +127,7 @@ def added_movies_expectations() -> list:
         E.ExpectColumnValuesToBeUnique(column="item_id"),
         E.ExpectColumnValuesToBeBetween(column="item_id", min_value=1),
         E.ExpectColumnValuesToBeBetween(column="year", min_value=1870, max_value=2100),
-        E.ExpectColumnValuesToMatchRegex(column="genres", regex=r"^[^|]+(\|[^|]+)*$"),
+        E.ExpectColumnValuesToMatchRegex(column="genres", regex=r"^[^|]+(?:\|[^|]+)*$"),
     ]
 
 
