@@ -95,6 +95,7 @@ def run_size(n: int, root: Path, overrides: dict, budget_s: float) -> dict:
     env = {**os.environ, **QUIET_ENV, "MOVIEREC_DATA_ROOT": str(data_root), "MOVIEREC_DATASET": name,
            "MOVIEREC_VAR_DIR": str(root / f"var-{n}"), "PYTHONPATH": str(PROJECT_ROOT)}  # fmt: skip
     run_id, py, deadline = f"scale-{n}", sys.executable, time.monotonic() + budget_s
+    load_at_start = [round(x, 2) for x in os.getloadavg()]  # a shared 2-core machine: say how busy it was
     outputs: dict[str, dict] = {}
     for stage in STAGES:
         remaining = deadline - time.monotonic()
@@ -131,7 +132,8 @@ def run_size(n: int, root: Path, overrides: dict, budget_s: float) -> dict:
             "total_seconds": round(sum(s["seconds"] for s in stages.values()), 1),
             "peak_rss_mb": max(s["peak_rss_mb"] or 0 for s in stages.values()),
             "ndcg_at_10": evaluate.get("ndcg_at_10"), "popularity_ndcg_at_10": evaluate.get("popularity_ndcg_at_10"),
-            "eval_users": evaluate.get("eval_users"), "overrides": overrides}  # fmt: skip
+            "eval_users": evaluate.get("eval_users"), "overrides": overrides,
+            "load_avg_at_start": load_at_start}  # fmt: skip
 
 
 def main() -> None:

@@ -123,6 +123,14 @@ class FastScorer:
         """Scores of every item for a known user index: the Keras model's output, to float32 precision."""
         return self._activate(self.logits(self.user_repr(user_idx), float(self.user_bias[user_idx])))
 
+    def score_users(self, user_idx: np.ndarray) -> np.ndarray:
+        """(len(user_idx), n_items) scores of known users: one matrix product for dot-product models."""
+        user_idx = np.asarray(user_idx, dtype=np.int64)
+        if self.has_mlp:
+            return np.stack([self.score_user(int(u)) for u in user_idx])
+        logits = self.user_dot[user_idx] @ self.item_dot.T + self.item_bias + self.user_bias[user_idx, None]
+        return self._activate(logits)
+
     def score_vector(self, user_repr: np.ndarray) -> np.ndarray:
         """Scores of every item for a folded-in user representation (no user bias: it cannot change a ranking)."""
         return self._activate(self.logits(user_repr))

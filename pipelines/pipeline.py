@@ -142,13 +142,12 @@ def train_stage(ctx: RunContext) -> dict:
 def evaluate_stage(ctx: RunContext) -> dict:
     """Held-out metrics of the trained model and of the popularity baseline (same split)."""
     from pipelines.evaluate import evaluate, options_for
-    from pipelines.models import KerasScorer
-    from pipelines.train import popularity_scorer
+    from pipelines.train import numpy_scorer, popularity_scorer
 
     split, maps = ctx.store.split()
     k, options = ctx.cfg.top_k, options_for(ctx.cfg, ctx.store.movies(), maps.item_ids)
     model_metrics = evaluate(
-        KerasScorer(ctx.store.load_model()), split, maps.n_users, maps.n_items, k, options
+        numpy_scorer(ctx.store.load_model()), split, maps.n_users, maps.n_items, k, options
     )
     baseline = evaluate(popularity_scorer(split, maps.n_items), split, maps.n_users, maps.n_items, k, options)
     metrics = {**model_metrics, **{f"popularity_{name}": v for name, v in baseline.items()}}

@@ -77,7 +77,7 @@ class FastPairScorer:
         self.fast = fast
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
-        return np.stack([self.fast.score_user(int(u)) for u in users]) if len(users) else np.empty((0, 0))
+        return self.fast.score_users(users) if len(users) else np.empty((0, 0))
 
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         users, items = np.asarray(users), np.asarray(items)

@@ -13,9 +13,12 @@ import numpy as np
 
 from pipelines.content import ContentInputs
 from pipelines.evaluate import EvalOptions, evaluate
+from pipelines.fast_scoring import FastScorer
 from pipelines.features import NegativeSampler, Split
-from pipelines.models import KerasScorer, PopularityScorer, build_model, load_pretrained_neumf
+from pipelines.models import PopularityScorer, build_model, load_pretrained_neumf
+from pipelines.scoring import FastPairScorer
 from pipelines.settings import Settings
+from pipelines.softmax_mf import is_plain_mf, matmul_softmax_step
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +42,19 @@ def _fit(model, split: Split, n_items: int, cfg: Settings, epochs: int,
         if len(split.test) and ((epoch + 1) % cfg.eval_every == 0 or epoch == epochs - 1):
             # the training curve: a seeded user sample keeps each epoch's check bounded at any data size
             curve = EvalOptions(max_users=cfg.curve_eval_users, seed=cfg.seed)
-            row.update(evaluate(KerasScorer(model), split, n_users, n_items, cfg.top_k, curve))
+            row.update(evaluate(numpy_scorer(model), split, n_users, n_items, cfg.top_k, curve))
         history.append(row)
         log.info("%s epoch %d/%d: %s", model.name, epoch + 1, epochs,
                  ", ".join(f"{k}={v:.4f}" for k, v in row.items()))  # fmt: skip
         if on_epoch:
             on_epoch(epoch, row)
     return history
+
+
+def numpy_scorer(model) -> FastPairScorer:
+    """The model's scores in NumPy (pipelines.fast_scoring; equal to Keras' to float32 precision): whole catalog
+    rows as matrix products, so evaluating at ml-25m size costs seconds, not a Keras call per pair."""
+    return FastPairScorer(FastScorer.from_keras(model))
 
 
 def _bce_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callable[[], float]:
@@ -128,7 +137,10 @@ def _softmax_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callabl
         loss = -tf.reduce_sum(labels * log_p) / tf.reduce_sum(labels)
         return loss, _rows_l2(user_tables, batch_users) + _rows_l2(item_tables, tf.range(n_items))
 
-    step = _ranking_step(model, cfg, loss_and_penalty)
+    if is_plain_mf(model):  # the same update as matrix products (pipelines.softmax_mf): scales to ml-25m
+        step = matmul_softmax_step(model, cfg.learning_rate, cfg.ranking_l2)
+    else:
+        step = _ranking_step(model, cfg, loss_and_penalty)
 
     def run() -> float:
         order = rng.permutation(users)
