@@ -28,6 +28,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.accuracy import MODEL_CONFIG, SOFTMAX_CONFIG  # noqa: E402
+from pipelines.content import build_content_inputs  # noqa: E402
 from pipelines.data import load_movielens  # noqa: E402
 from pipelines.ease import Ease  # noqa: E402
 from pipelines.evaluate import top_k_unseen  # noqa: E402
@@ -50,14 +51,16 @@ KERAS_MODELS = {
     "neumf": SOFTMAX_CONFIG["neumf"],
     "neumf_bce": MODEL_CONFIG["neumf"] | {"model_type": "neumf"},
     "mf_bce": MODEL_CONFIG["mf"] | {"model_type": "mf"},
+    # MF's config plus genre/year item features and genre-profile/demographic user features (issue 16)
+    "content_mf": SOFTMAX_CONFIG["mf"] | {"model_type": "content_mf"},
 }
 
 
 class Problem:
     """One train/test cut in the index space of the train part (the models know train users and items only)."""
 
-    def __init__(self, train: pd.DataFrame, test: pd.DataFrame):
-        self.train_raw, self.test_raw = train, test
+    def __init__(self, train: pd.DataFrame, test: pd.DataFrame, data=None):
+        self.train_raw, self.test_raw, self.data = train, test, data
         self.maps = IdMaps.fit(train)
         encoded = self.maps.encode(train)
         test_known = test[test.user_id.isin(train.user_id) & test.item_id.isin(train.item_id)]
@@ -95,7 +98,13 @@ class Blend:
 def train_keras(problem: Problem, name: str, seed: int):
     config = {"model_type": name, **KERAS_MODELS[name], "seed": seed, "eval_every": 1000}
     cfg = Settings(**config)
-    result = train_model(problem.split, problem.maps.n_users, problem.maps.n_items, cfg)
+    content = None
+    if cfg.model_type == "content_mf":
+        m = problem.maps
+        content = build_content_inputs(
+            problem.data.movies, m.item_ids, m.user_ids, problem.split.train, problem.data.users
+        )
+    result = train_model(problem.split, problem.maps.n_users, problem.maps.n_items, cfg, content=content)
     return KerasScorer(result.model), result.train_seconds
 
 
@@ -118,9 +127,9 @@ def choose_on_validation(train: pd.DataFrame, seed: int) -> tuple[float, float]:
 
 
 def run(data_root: Path, seeds: int, models: list[str]) -> list[dict]:
-    ratings = load_movielens(data_root, "ml-100k").ratings
-    train, test = recommenders_item_split(ratings, 0.75, seed=42)
-    problem = Problem(train, test)
+    data = load_movielens(data_root, "ml-100k")
+    train, test = recommenders_item_split(data.ratings, 0.75, seed=42)
+    problem = Problem(train, test, data)
     l2, weight = choose_on_validation(train, seed=0)
     per_model: dict[str, list[dict]] = {}
 
