@@ -72,7 +72,8 @@ def broker_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
 
 def topic_specs(settings: Settings) -> dict[str, int]:
     """Topic name -> partition count."""
-    return {settings.clicks_topic: settings.clicks_partitions, settings.dlq_topic: 1}
+    return {settings.clicks_topic: settings.clicks_partitions, settings.dlq_topic: 1,
+            settings.impressions_topic: settings.impressions_partitions, settings.trending_topic: 1}  # fmt: skip
 
 
 def create_missing_topics(
@@ -99,7 +100,7 @@ def create_missing_topics(
 
 
 def ensure_topics(settings: Settings, timeout: float = 15.0) -> dict[str, str]:
-    """Create the clicks and DLQ topics when missing; {topic: "created" | "exists"}."""
+    """Create the project's topics when missing; {topic: "created" | "exists"}."""
     return create_missing_topics(admin(settings.kafka_bootstrap), topic_specs(settings), timeout)
 
 

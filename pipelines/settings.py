@@ -177,6 +177,49 @@ class Settings(BaseSettings):
     flink_dedup_ttl_s: int = Field(86400, description="How long the job remembers an event_id")
     flink_restart_attempts: int = 3
 
+    # --- online evaluation (impressions -> attributed clicks -> CTR per model version; trending) -----------------
+    impressions_topic: str = Field(
+        "movie-impressions", description="What the service showed (one per response)"
+    )
+    impressions_partitions: int = 3
+    trending_topic: str = Field(
+        "movie-trending", description="Per-movie click/like counts of the sliding window"
+    )
+    online_metrics_dir: Path | None = Field(
+        None, description="Landed online metrics; default var/online-metrics"
+    )
+    online_window_s: int = Field(60, ge=1, description="Tumbling event-time window of the online metrics")
+    attribution_window_s: int = Field(
+        1800, ge=1, description="A click without request_id is attributed to the user's impression of that movie "
+        "at most this long before it"
+    )  # fmt: skip
+    online_allowed_lateness_s: int = Field(
+        30, ge=0, description="Watermark delay: later events are counted as late"
+    )
+    trending_window_s: int = Field(3600, ge=1, description="Sliding window of the trending counts")
+    trending_slide_s: int = Field(60, ge=1, description="Slide of the trending window")
+    flink_online_consumer_group: str = Field(
+        "movierec-online", description="Offsets of the online-metrics job"
+    )
+    ab_challenger_fraction: float = Field(
+        0.1, ge=0, le=1, description="Share of users (stable hash of the user id) served by the `challenger` alias; "
+        "off while there is no distinct challenger"
+    )  # fmt: skip
+    impression_buffer_max: int = Field(
+        10_000, ge=1, description="Impressions queued for the broker; beyond: dropped, counted"
+    )
+    promotion_policy: Literal["offline", "online"] = Field(
+        "offline",
+        description="offline: the exact-metric gate; online: challenger CTR beats champion CTR (A/B)",
+    )
+    online_min_impressions: int = Field(500, ge=1, description="online policy: impressions needed per arm")
+    online_significance: float = Field(
+        0.05, gt=0, lt=1, description="online policy: two-proportion z-test level"
+    )
+    online_min_lift: float = Field(
+        0.0, ge=0, description="online policy: required CTR lift (challenger - champion)"
+    )
+
     # --- serving -----------------------------------------------------------------------
     serving_host: str = "127.0.0.1"
     serving_port: int = 3000
@@ -231,6 +274,8 @@ class Settings(BaseSettings):
             self.mlflow_tracking_uri = f"sqlite:///{self.var_dir / 'mlflow' / 'mlflow.db'}"
         if self.feedback_dir is None:
             self.feedback_dir = self.var_dir / "feedback"
+        if self.online_metrics_dir is None:
+            self.online_metrics_dir = self.var_dir / "online-metrics"
         return self
 
     # --- derived paths -----------------------------------------------------------------

@@ -73,8 +73,9 @@ def test_kafka_configs_share_the_defaults_and_let_callers_override():
     assert (prod["acks"], prod["enable.idempotence"], prod["linger.ms"]) == ("all", True, 1)
     cons = kafka_config.consumer_config("127.0.0.1:1", "g", **{"auto.offset.reset": "latest"})
     assert (cons["group.id"], cons["enable.auto.commit"], cons["auto.offset.reset"]) == ("g", False, "latest")
-    settings = Settings(clicks_topic="c", dlq_topic="d", clicks_partitions=4)
-    assert kafka_config.topic_specs(settings) == {"c": 4, "d": 1}
+    settings = Settings(clicks_topic="c", dlq_topic="d", clicks_partitions=4, impressions_topic="i",
+                        impressions_partitions=2, trending_topic="t")  # fmt: skip
+    assert kafka_config.topic_specs(settings) == {"c": 4, "d": 1, "i": 2, "t": 1}
 
 
 def test_streaming_cli_has_the_documented_commands():
