@@ -219,10 +219,10 @@ def foldin_config(cfg: Settings):
                         unobserved_weight=cfg.foldin_unobserved_weight, max_clicks=cfg.foldin_max_clicks)  # fmt: skip
 
 
-def load_champion(cfg: Settings) -> Champion | None:
-    """The model behind the `champion` alias, ready to serve; None when there is no champion yet."""
+def load_champion(cfg: Settings, alias: str = CHAMPION) -> Champion | None:
+    """The model behind `alias` (the `champion` by default), ready to serve; None when the alias is not set."""
     import mlflow
 
     mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)
-    version = get_alias_version(cfg, CHAMPION)
+    version = get_alias_version(cfg, alias)
     return None if version is None else load_version(cfg, version)

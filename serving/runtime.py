@@ -7,23 +7,26 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines.ab import Variant, variant_for
 from pipelines.settings import Settings
 from serving.catalog import CatalogSync
 from serving.clicks import ClickPublisher
 from serving.model_watch import ALIAS, ChampionHolder, ModelWatcher
 from serving.recent_clicks import ClickTopicFollower, RecentClicks
 
+CHALLENGER_ALIAS = "challenger"
+
 log = logging.getLogger(__name__)
 
 
-def registry_champion_version(settings: Settings) -> str | None:
-    """The version the `champion` alias points at (cheap; no artifacts are downloaded), None when unset."""
+def registry_alias_version(settings: Settings, alias: str = ALIAS) -> str | None:
+    """The version an alias points at (cheap; no artifacts are downloaded), None when unset."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
     try:
-        return str(client.get_model_version_by_alias(settings.model_name, ALIAS).version)
+        return str(client.get_model_version_by_alias(settings.model_name, alias).version)
     except MlflowException as exc:
         code = getattr(exc, "error_code", "")
         if code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE") or "not found" in str(exc).lower():
@@ -31,10 +34,10 @@ def registry_champion_version(settings: Settings) -> str | None:
         raise
 
 
-def load_champion(settings: Settings) -> Any | None:
+def load_champion(settings: Settings, alias: str = ALIAS) -> Any | None:
     from pipelines.registry import load_champion as _load
 
-    return _load(settings)
+    return _load(settings, alias)
 
 
 @dataclass
@@ -43,10 +46,12 @@ class ServingRuntime:
 
     settings: Settings
     holder: ChampionHolder = field(default_factory=ChampionHolder)
+    challenger: ChampionHolder = field(default_factory=ChampionHolder)  # the A/B arm (`challenger` alias)
     recent: RecentClicks | None = None
     publisher: ClickPublisher | None = None
     follower: ClickTopicFollower | None = None
     watcher: ModelWatcher | None = None
+    challenger_watcher: ModelWatcher | None = None
     catalog: CatalogSync | None = None
     started_at: float = field(default_factory=time.time)
 
@@ -64,14 +69,25 @@ class ServingRuntime:
         )
         rt.watcher = ModelWatcher(
             rt.holder,
-            champion_version=lambda: registry_champion_version(settings),
+            champion_version=lambda: registry_alias_version(settings),
             load_champion=lambda: rt.catalog.apply(load_champion(settings)),
             interval_s=settings.model_poll_interval_s,
             refresh=lambda: rt.catalog.refresh(rt.holder),
         )
         rt.watcher.check_once()  # first load before we take traffic; fine when nothing is registered yet
+        if settings.ab_challenger_fraction > 0:
+            rt.challenger_watcher = ModelWatcher(
+                rt.challenger,
+                champion_version=lambda: registry_alias_version(settings, CHALLENGER_ALIAS),
+                load_champion=lambda: rt.catalog.apply(load_champion(settings, CHALLENGER_ALIAS)),
+                interval_s=settings.model_poll_interval_s,
+                refresh=lambda: rt.catalog.refresh(rt.challenger),
+            )
+            rt.challenger_watcher.check_once()
         if with_watcher:
-            rt.watcher.start()
+            for watcher in (rt.watcher, rt.challenger_watcher):
+                if watcher is not None:
+                    watcher.start()
         if with_kafka:
             rt.publisher = ClickPublisher(
                 settings.kafka_bootstrap,
@@ -83,6 +99,14 @@ class ServingRuntime:
             rt.follower = ClickTopicFollower(settings.kafka_bootstrap, settings.clicks_topic, rt.recent)
             rt.follower.start()
         return rt
+
+    def model_for(self, user_id: int | None) -> tuple[Any | None, Variant]:
+        """(the model that serves this user, its A/B arm): the challenger for a stable share of users while the
+        `challenger` alias points at a loaded version other than the champion's, the champion otherwise."""
+        champion, challenger = self.holder.current, self.challenger.current
+        distinct = challenger is not None and champion is not None and challenger.version != champion.version
+        arm = variant_for(user_id, self.settings.ab_challenger_fraction, distinct)
+        return (challenger if arm == "challenger" else champion), arm
 
     def readiness(self) -> tuple[bool, list[str]]:
         """(ready, reasons it is not): a champion is loaded and the broker answers."""
@@ -100,7 +124,7 @@ class ServingRuntime:
         return not reasons, reasons
 
     def stop(self) -> None:
-        for part in (self.watcher, self.follower):
+        for part in (self.watcher, self.challenger_watcher, self.follower):
             if part is not None:
                 part.stop()
         if self.publisher is not None:

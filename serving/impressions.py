@@ -1,0 +1,101 @@
+"""Publishing impressions (what a response showed) to Kafka without ever delaying or failing the response.
+
+A request only puts the encoded impression on a bounded in-memory queue (`offer`, never blocks); one thread moves
+the queue into a confluent-kafka producer. When the queue is full, or the broker does not take a message within
+`message_timeout_s`, the impression is dropped and counted by reason: the counts are the `impressions` block of
+GET /online/status and the `movierec_impressions_dropped_total` metric on /metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+from pipelines import kafka_config
+
+log = logging.getLogger(__name__)
+
+DROP_QUEUE_FULL = "queue_full"
+DROP_BROKER = "broker"
+
+
+class ImpressionPublisher:
+    """Bounded, asynchronous, lossy by design: an impression is telemetry, a recommendation is the product."""
+
+    def __init__(self, bootstrap: str, topic: str, max_queued: int, message_timeout_s: float = 10.0,
+                 on_drop: Callable[[str], None] | None = None):  # fmt: skip
+        self.topic = topic
+        self._queue: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue(maxsize=max_queued)
+        self._on_drop = on_drop
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self._producer = self._new_producer(bootstrap, message_timeout_s)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drain, name="impression-publisher", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _new_producer(bootstrap: str, message_timeout_s: float):
+        from confluent_kafka import Producer
+
+        # acks=1, no idempotence: ordering and exactly-once do not matter for impressions (the job de-duplicates
+        # by request_id); throughput and a bounded memory footprint do
+        return Producer(kafka_config.producer_config(
+            bootstrap, **kafka_config.SERVICE_CLIENT, **{
+                "acks": "1", "enable.idempotence": False, "linger.ms": 20,
+                "message.timeout.ms": int(message_timeout_s * 1000), "queue.buffering.max.messages": 100_000,
+                "reconnect.backoff.max.ms": 1000,
+            },
+        ))  # fmt: skip
+
+    def _count(self, what: str) -> None:
+        with self._lock:
+            self.counts[what] += 1
+        if what.startswith("dropped_") and self._on_drop is not None:
+            self._on_drop(what.removeprefix("dropped_"))
+
+    def offer(self, key: bytes, value: bytes) -> bool:
+        """Queue one impression; False (and counted) when the queue is full. Never blocks."""
+        try:
+            self._queue.put_nowait((key, value))
+            return True
+        except queue.Full:
+            self._count(f"dropped_{DROP_QUEUE_FULL}")
+            return False
+
+    def _delivered(self, err, _msg) -> None:
+        self._count(f"dropped_{DROP_BROKER}" if err is not None else "published")
+
+    def _drain(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                self._producer.poll(0)
+                continue
+            if item is None:
+                break
+            key, value = item
+            try:
+                self._producer.produce(self.topic, value=value, key=key, on_delivery=self._delivered)
+            except BufferError:  # librdkafka's own queue is full (long broker outage)
+                self._count(f"dropped_{DROP_BROKER}")
+            self._producer.poll(0)
+
+    def status(self) -> dict[str, int]:
+        with self._lock:
+            counts = dict(self.counts)
+        return {"queued": self._queue.qsize(), "published": counts.get("published", 0),
+                "dropped_queue_full": counts.get(f"dropped_{DROP_QUEUE_FULL}", 0),
+                "dropped_broker": counts.get(f"dropped_{DROP_BROKER}", 0)}  # fmt: skip
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        with contextlib.suppress(queue.Full):  # the drain loop also stops on the event
+            self._queue.put_nowait(None)
+        self._thread.join(timeout)
+        self._producer.flush(timeout)
