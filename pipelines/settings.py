@@ -208,6 +208,9 @@ class Settings(BaseSettings):
     impression_buffer_max: int = Field(
         10_000, ge=1, description="Impressions queued for the broker; beyond: dropped, counted"
     )
+    trending_weight: float = Field(
+        0.5, ge=0, description="Cold start: the hottest movie's score gain (serving/trending.py's blend rule)"
+    )
     promotion_policy: Literal["offline", "online"] = Field(
         "offline",
         description="offline: the exact-metric gate; online: challenger CTR beats champion CTR (A/B)",

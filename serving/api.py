@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from serving.http_errors import RequestGuard, install_error_handlers
-from serving.routes import catalog, clicks, ops, recommendations
+from serving.routes import catalog, clicks, online, ops, recommendations
 
 __all__ = ["RequestGuard", "app", "create_app"]
 
@@ -24,7 +24,7 @@ def create_app() -> FastAPI:
     )
     app.state.runtime = None
     install_error_handlers(app)
-    for router in (recommendations.router, clicks.router, catalog.router, ops.router):
+    for router in (recommendations.router, clicks.router, catalog.router, online.router, ops.router):
         app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=ops.STATIC_DIR), name="ui-static")
     return app

@@ -7,12 +7,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines import kafka_config
 from pipelines.ab import Variant, variant_for
 from pipelines.settings import Settings
 from serving.catalog import CatalogSync
 from serving.clicks import ClickPublisher
+from serving.impressions import ImpressionPublisher
 from serving.model_watch import ALIAS, ChampionHolder, ModelWatcher
 from serving.recent_clicks import ClickTopicFollower, RecentClicks
+from serving.topic_follower import TopicFollower
+from serving.trending import TrendingState
 
 CHALLENGER_ALIAS = "challenger"
 
@@ -40,6 +44,15 @@ def load_champion(settings: Settings, alias: str = ALIAS) -> Any | None:
     return _load(settings, alias)
 
 
+def impressions_dropped_metric():
+    """A Prometheus counter on the service's /metrics (bentoml.metrics: multiprocess-safe), as a callback."""
+    from bentoml import metrics
+
+    counter = metrics.Counter(name="movierec_impressions_dropped", documentation="Impressions not published",
+                              labelnames=["reason"])  # fmt: skip
+    return lambda reason: counter.labels(reason=reason).inc()
+
+
 @dataclass
 class ServingRuntime:
     """Built once per worker process by the BentoML service; every HTTP handler reads from it."""
@@ -53,6 +66,9 @@ class ServingRuntime:
     watcher: ModelWatcher | None = None
     challenger_watcher: ModelWatcher | None = None
     catalog: CatalogSync | None = None
+    impressions: ImpressionPublisher | None = None
+    trending: TrendingState = field(default_factory=TrendingState)
+    trending_follower: TopicFollower | None = None
     started_at: float = field(default_factory=time.time)
 
     @classmethod
@@ -98,7 +114,22 @@ class ServingRuntime:
             rt.publisher.ensure_topic()
             rt.follower = ClickTopicFollower(settings.kafka_bootstrap, settings.clicks_topic, rt.recent)
             rt.follower.start()
+            rt.start_online(settings)
         return rt
+
+    def start_online(self, settings: Settings) -> None:
+        """The impression publisher and the trending follower (the online-evaluation half of the service)."""
+        admin = kafka_config.admin(settings.kafka_bootstrap, **kafka_config.SERVICE_CLIENT)
+        try:
+            kafka_config.create_missing_topics(admin, {settings.impressions_topic: settings.impressions_partitions,
+                                                       settings.trending_topic: 1}, timeout=5)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - the broker may be down now: the producer retries
+            log.warning("could not ensure the impressions/trending topics: %s", exc)
+        self.impressions = ImpressionPublisher(settings.kafka_bootstrap, settings.impressions_topic,
+                                               settings.impression_buffer_max, on_drop=impressions_dropped_metric())  # fmt: skip
+        self.trending_follower = TopicFollower(settings.kafka_bootstrap, settings.trending_topic, self.trending.apply,
+                                               settings.trending_window_s * 1000, "trending-follower")  # fmt: skip
+        self.trending_follower.start()
 
     def model_for(self, user_id: int | None) -> tuple[Any | None, Variant]:
         """(the model that serves this user, its A/B arm): the challenger for a stable share of users while the
@@ -124,8 +155,10 @@ class ServingRuntime:
         return not reasons, reasons
 
     def stop(self) -> None:
-        for part in (self.watcher, self.challenger_watcher, self.follower):
+        for part in (self.watcher, self.challenger_watcher, self.follower, self.trending_follower):
             if part is not None:
                 part.stop()
         if self.publisher is not None:
             self.publisher.close()
+        if self.impressions is not None:
+            self.impressions.close()

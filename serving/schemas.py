@@ -124,6 +124,22 @@ class NewMoviesOut(BaseModel):
     items: list[RecommendedMovie]
 
 
+class TrendingMovie(BaseModel):
+    movie_id: int
+    title: str | None = Field(description="null for a movie the champion's catalog lacks")
+    genres: list[str]
+    clicks: int
+    likes: int
+
+
+class TrendingOut(BaseModel):
+    window_end: int | None = Field(
+        description="epoch ms of the newest window; null before the job published one"
+    )
+    window_s: int
+    items: list[TrendingMovie]
+
+
 class LegacyMovie(BaseModel):
     movieId: int  # noqa: N815
     title: str

@@ -10,7 +10,9 @@ def test_split_is_stable_and_near_the_fraction():
     share = first.count("challenger") / len(first)
     assert 0.09 < share < 0.11, share
     # a larger fraction keeps everyone already in the challenger arm there (buckets are fixed per user)
-    assert all(variant_for(u, 0.3) == "challenger" for u, v in zip(users, first, strict=True) if v == "challenger")
+    assert all(
+        variant_for(u, 0.3) == "challenger" for u, v in zip(users, first, strict=True) if v == "challenger"
+    )
     # sequential ids do not land in blocks
     assert len({variant_for(u, 0.5) for u in range(1, 11)}) == 2
 
