@@ -131,6 +131,16 @@ class FastScorer:
         logits = self.user_dot[user_idx] @ self.item_dot.T + self.item_bias + self.user_bias[user_idx, None]
         return self._activate(logits)
 
+    def score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
+        """One score per (user, item) pair of known users: row-wise dot products, no catalog rows (dot models)."""
+        if self.has_mlp:
+            raise ValueError("pairwise scoring of an MLP tower goes through score_user (see FastPairScorer)")
+        u, i = np.asarray(user_idx, dtype=np.int64), np.asarray(item_idx, dtype=np.int64)
+        logits = (
+            np.einsum("ij,ij->i", self.user_dot[u], self.item_dot[i]) + self.item_bias[i] + self.user_bias[u]
+        )
+        return self._activate(logits)
+
     def score_vector(self, user_repr: np.ndarray) -> np.ndarray:
         """Scores of every item for a folded-in user representation (no user bias: it cannot change a ranking)."""
         return self._activate(self.logits(user_repr))

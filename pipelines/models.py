@@ -238,3 +238,7 @@ class PopularityScorer:
 
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return self.item_counts[np.asarray(items)]
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        """The same row for every user: the counts (whole-catalog evaluation without a pair per item)."""
+        return np.broadcast_to(self.item_counts, (len(users), len(self.item_counts)))

@@ -55,6 +55,20 @@ class TranslatedScorer:
         self.user_map = recommender.maps.user_index(maps.user_ids)
         self.item_map = recommender.maps.item_index(maps.item_ids)
 
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        """Whole catalog rows in the challenger's item order (-inf for items the champion lacks)."""
+        u = self.user_map[np.asarray(users)]
+        out = np.full((len(u), len(self.item_map)), -np.inf, dtype=np.float64)
+        known_users, known_items = u >= 0, self.item_map >= 0
+        if known_users.any() and hasattr(self.scorer, "score_users"):
+            rows = np.asarray(self.scorer.score_users(u[known_users]), dtype=np.float64)
+            out[np.ix_(known_users, known_items)] = rows[:, self.item_map[known_items]]
+        elif known_users.any():
+            items = np.arange(len(self.item_map))
+            pairs = self.score(np.repeat(users, len(items)), np.tile(items, len(users)))
+            return np.asarray(pairs, dtype=np.float64).reshape(len(users), len(items))
+        return out
+
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         u, i = self.user_map[users], self.item_map[items]
         ok = (u >= 0) & (i >= 0)

@@ -81,9 +81,13 @@ class FastPairScorer:
 
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         users, items = np.asarray(users), np.asarray(items)
+        if not self.fast.has_mlp:
+            return self.fast.score_pairs(users, items)
+        # MLP towers: one catalog row per distinct user, pairs grouped by a sort (not a mask per user: quadratic)
         out = np.empty(len(users), dtype=np.float32)
-        for u in np.unique(users):
-            rows = users == u
+        order = np.argsort(users, kind="stable")
+        distinct, starts = np.unique(users[order], return_index=True)
+        for u, rows in zip(distinct, np.split(order, starts[1:]), strict=True):
             out[rows] = self.fast.score_user(int(u))[items[rows]]
         return out
 

@@ -68,3 +68,42 @@ def test_loading_and_scoring_do_not_import_tensorflow(tmp_path):
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     np.testing.assert_array_equal(FastScorer.load(path).score_user(2), fast.score_user(2))
+
+
+def _random_scorer(n_users=4, n_items=6, d=3, h1=0, seed=0) -> FastScorer:
+    rng = np.random.default_rng(seed)
+    f32 = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
+    return FastScorer(output="logit", item_dot=f32(n_items, d), user_dot=f32(n_users, d), item_bias=f32(n_items),
+                      user_bias=f32(n_users), item_first=f32(n_items, h1), first_user_w=f32(2, h1),
+                      user_mlp=f32(n_users, 2), mlp_out=f32(h1))  # fmt: skip
+
+
+@pytest.mark.parametrize("h1", [0, 5])  # dot-product model; with an MLP tower
+def test_pair_and_row_scoring_agree_with_score_user(h1):
+    from pipelines.scoring import FastPairScorer
+
+    fast = _random_scorer(h1=h1)
+    rng = np.random.default_rng(1)
+    users, items = rng.integers(0, 4, 200), rng.integers(0, 6, 200)
+    expected = np.array([fast.score_user(u)[i] for u, i in zip(users, items, strict=True)])
+    np.testing.assert_allclose(FastPairScorer(fast).score(users, items), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fast.score_users(np.array([3, 0])), np.stack([fast.score_user(3), fast.score_user(0)]),
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+
+
+def test_champion_rows_are_translated_into_the_challengers_index_space():
+    from pipelines.features import IdMaps
+    from pipelines.promotion import TranslatedScorer
+    from pipelines.scoring import FastPairScorer
+
+    class Champion:
+        scorer = FastPairScorer(_random_scorer())
+        maps = IdMaps(np.array([10, 20, 30, 40]), np.array([1, 2, 3, 4, 5, 6]))
+
+    challenger_maps = IdMaps(np.array([10, 30, 50]), np.array([2, 3, 7, 6]))  # user 50 and movie 7 are new
+    translated = TranslatedScorer(Champion(), challenger_maps)
+    users = np.array([0, 1, 2])
+    rows = translated.score_users(users)
+    pairs = translated.score(np.repeat(users, 4), np.tile(np.arange(4), 3)).reshape(3, 4)
+    np.testing.assert_allclose(rows, pairs, rtol=1e-5)
+    assert np.isinf(rows[2]).all() and np.isinf(rows[:, 2]).all() and np.isfinite(rows[:2, [0, 1, 3]]).all()
