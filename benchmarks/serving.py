@@ -7,8 +7,10 @@ Flask baseline, side by side in one run, for 1 and 2 BentoML workers.
 Everything runs on loopback: a tansu broker, `bentoml serve` and the Flask baseline as subprocesses (PID files
 under <var-dir>/pids), a thread-pool load generator with bounded request counts. Top-10 over the whole catalog
 (~9.7k movies) for a mix of known users and, for --fresh-share of them, users with fresh likes (new users among
-them), so fold-in runs in the request path. Also the request math alone over a synthetic 60,000-movie item table
-(ml-25m's catalog size). Writes benchmarks/results/serving.json and prints a markdown table.
+them), so fold-in runs in the request path. healthz and recommend alternate in --rounds slices (a shared machine's
+load drifts). Also the server time alone: the service's ASGI app driven in-process (no client, no sockets), and
+the request math alone over a synthetic 60,000-movie item table (ml-25m's catalog size). Writes
+benchmarks/results/serving.json and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -195,6 +197,102 @@ def request_math_60k(dim: int = 64, n_items: int = 60_000, requests: int = 2000,
     return {f"{name}_{q}_ms": round(percentile(t, q), 3) for name, t in timings.items() for q in (50, 99)}
 
 
+def server_side(out: Path, requests: int, rounds: int, fresh_share: float) -> None:
+    """Child-process mode (`--server-side-json`): the service's real ASGI app (BentoML's middlewares + the mounted
+    FastAPI app, the real ServingRuntime from the MOVIEREC_* env) driven in-process, without client or sockets:
+    server time per request of /healthz vs /recommendations, alternating in `rounds` slices."""
+    import asyncio
+
+    os.chdir(REPO)
+    from _bentoml_impl.loader import load as load_service
+    from bentoml._internal.context import server_context
+    from bentoml._internal.log import configure_server_logging
+
+    configure_server_logging()  # the access log too: it is part of a request's cost
+    service = load_service("serving.service:MovieRecommender", standalone_load=True)
+    server_context.service_type, server_context.service_name = "entry_service", service.name
+    app = service.to_asgi(is_main=True)
+    codes: list[int] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            codes.append(message["status"])
+
+    async def timed(path: str, query: bytes = b"") -> float:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "root_path": "", "server": ("127.0.0.1", 3000), "client": ("127.0.0.1", 50000),
+                 "state": {}, "path": path, "raw_path": path.encode(), "query_string": query,
+                 "headers": [(b"host", b"127.0.0.1:3000"), (b"accept", b"*/*")]}  # fmt: skip
+        started = time.perf_counter()
+        await app(scope, receive, send)
+        return (time.perf_counter() - started) * 1000
+
+    async def run() -> dict:
+        inbox: asyncio.Queue = asyncio.Queue()
+        outbox: asyncio.Queue = asyncio.Queue()
+        await inbox.put({"type": "lifespan.startup"})
+        lifespan = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+                                           inbox.get, outbox.put))  # fmt: skip
+        started = await outbox.get()
+        if started["type"] != "lifespan.startup.complete":
+            raise RuntimeError(f"service did not start: {started}")
+        from serving.api import app as http_app
+
+        runtime = http_app.state.runtime
+        rec = runtime.holder.current.recommender
+        users, movies, rng = [int(u) for u in rec.maps.user_ids], list(rec.movies), random.Random(42)
+        fresh = rng.sample(users, max(1, int(len(users) * fresh_share))) + [
+            900_000_000 + i for i in range(50)
+        ]
+        for user in fresh:  # the same mix as the HTTP runs: these users' requests run the fold-in
+            for movie in rng.sample(movies, 5):
+                runtime.recent.add(user, movie, int(time.time() * 1000), "like")
+        sample = [rng.choice(users + fresh) for _ in range(10_000)]
+        lat: dict[str, list[float]] = {"healthz": [], "recommend": []}
+        per = max(1, requests // rounds)
+        for _ in range(50):  # warm-up
+            await timed("/healthz"), await timed(f"/recommendations/{sample[0]}", b"k=10")
+        for r in range(rounds):
+            lat["healthz"] += [await timed("/healthz") for _ in range(per)]
+            lat["recommend"] += [await timed(f"/recommendations/{sample[i]}", b"k=10")
+                                 for i in range(r * per, (r + 1) * per)]  # fmt: skip
+        await inbox.put({"type": "lifespan.shutdown"})
+        await lifespan
+        return lat
+
+    lat = asyncio.run(run())
+    rows = {name: {"requests": len(v), "p50_ms": round(percentile(v, 50), 3), "p99_ms": round(percentile(v, 99), 3),
+                   "mean_ms": round(statistics.fmean(v), 3)} for name, v in lat.items()}  # fmt: skip
+    out.write_text(json.dumps({
+        **rows,
+        "errors": sum(1 for c in codes if c != 200),
+        "recommend_minus_healthz_p50_ms": round(rows["recommend"]["p50_ms"] - rows["healthz"]["p50_ms"], 3),
+        # what one saturated worker could serve of recommend vs healthz (server time only)
+        "healthz_over_recommend_mean": round(rows["healthz"]["mean_ms"] / rows["recommend"]["mean_ms"], 3),
+    }))  # fmt: skip
+
+
+def run_server_side(args, cfg: Settings, env: dict) -> dict:
+    """`server_side` in a child process (its access log goes to a log file, not to this output)."""
+    import subprocess
+
+    out = cfg.var_dir / "server-side.json"
+    log = cfg.logs_dir / "bench-serving-inprocess.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, __file__, "--server-side-json", str(out), "--requests", str(args.requests),
+           "--rounds", str(args.rounds), "--fresh-share", str(args.fresh_share)]  # fmt: skip
+    with log.open("w") as sink:
+        subprocess.run(
+            cmd, env={**os.environ, **env}, cwd=REPO, stdout=sink, stderr=sink, check=True, timeout=600
+        )
+    result = json.loads(out.read_text())
+    print(json.dumps({"server_side_inprocess": result}), flush=True)
+    return result
+
+
 def run_workers(args, cfg: Settings, env: dict, users: list[int], movies: list[int], workers: int) -> dict:
     """One service with `workers` workers (+ the baseline on the first pass): healthz, recommend, clicks."""
     env = {**env, "MOVIEREC_SERVING_WORKERS": str(workers)}
@@ -271,7 +369,11 @@ def main() -> None:
     parser.add_argument(
         "--fresh-share", type=float, default=0.2, help="share of known users given fresh likes"
     )
+    parser.add_argument("--server-side-json", type=Path, help=argparse.SUPPRESS)  # child-process mode
     args = parser.parse_args()
+    if args.server_side_json:
+        server_side(args.server_side_json, args.requests, args.rounds, args.fresh_share)
+        return
 
     quiet_environment()
     cfg = Settings(var_dir=args.var_dir, data_root=args.data_root, dataset="ml-latest-small", epochs=args.epochs,
@@ -313,6 +415,7 @@ def main() -> None:
         report["by_workers"] = [
             run_workers(args, cfg, env, users, movies, int(w)) for w in args.workers.split(",")
         ]
+        report["server_side_inprocess"] = run_server_side(args, cfg, env)
         report["baseline"] = baseline_runs(args, cfg, env, users) if args.baseline_requests else []
     finally:
         stop_broker(cfg)
@@ -366,6 +469,12 @@ def print_table(report: dict) -> None:
           f"p50 at 1: {report['recommend_p50_ms_c1']} ms vs healthz {report['healthz_p50_ms_c1']} ms; "
           f"60k-item request math p99 {report['recommend_p99_ms_c1_60k_items']} ms; RSS per worker count "
           f"{report['rss_mb_per_worker']} MB; TensorFlow loaded: {report['tensorflow_loaded_by_service']}")  # fmt: skip
+    side = report.get("server_side_inprocess")
+    if side:
+        print(f"server side, in-process through the BentoML app (no client, no sockets): p50 healthz "
+              f"{side['healthz']['p50_ms']} ms, recommend {side['recommend']['p50_ms']} ms "
+              f"(+{side['recommend_minus_healthz_p50_ms']} ms); mean-time ratio healthz/recommend "
+              f"{side['healthz_over_recommend_mean']:.0%}")  # fmt: skip
     for block in report["by_workers"]:
         c = block["clicks"]
         print(f"clicks ({block['workers']} workers): {c['accepted_202']}/{c['requests']} accepted at "
