@@ -186,13 +186,28 @@ class Recommender:
         return [(int(wanted[i]), float(scores[idx[i]])) for i in best]
 
     def known_user(self, user_id: int) -> bool:
-        return int(self.maps.user_index(np.array([user_id]))[0]) >= 0
+        return self._find_user(user_id) >= 0
+
+    def _find_user(self, user_id: int) -> int:
+        """Index of one raw user id, -1 when unknown: a scalar binary search (the request path looks up one id;
+        `IdMaps.user_index` builds, clips and compares whole arrays, ~10x slower for one)."""
+        ids = self.maps.user_ids
+        pos = int(ids.searchsorted(user_id))
+        return pos if pos < len(ids) and ids[pos] == user_id else -1
+
+    def _item_idx(self, movie_ids: np.ndarray) -> np.ndarray:
+        """`IdMaps.item_index` for the request path: the same answer (-1 = unknown) without np.clip's overhead."""
+        ids = self.maps.item_ids
+        if len(ids) == 0:
+            return np.full(len(movie_ids), -1, dtype=np.int64)
+        pos = np.minimum(ids.searchsorted(movie_ids), len(ids) - 1)
+        return np.where(ids[pos] == movie_ids, pos, -1).astype(np.int64)
 
     def has_movie(self, movie_id: int) -> bool:
         return movie_id in self.movies
 
     def _user_idx(self, user_id: int) -> int:
-        idx = int(self.maps.user_index(np.array([user_id]))[0])
+        idx = self._find_user(user_id)
         if idx < 0:
             raise UnknownUser(user_id)
         return idx
@@ -211,13 +226,17 @@ class Recommender:
 
     def _ranked(self, scores: np.ndarray, k: int, exclude_idx: np.ndarray) -> list[tuple[int, float]]:
         top = top_k(scores, k, exclude_idx)
-        return [(int(self.maps.item_ids[i]), float(scores[i])) for i in top]
+        # whole-array conversions (tolist gives the same Python ints/floats as int()/float() per element)
+        return list(zip(self.maps.item_ids[top].tolist(), scores[top].tolist(), strict=True))
 
     def top_k(self, user_id: int, k: int = 10, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
         """Top-k (movie_id, score) over the catalog, without seen and excluded movies."""
         u = self._user_idx(user_id)
-        excluded = self.maps.item_index(np.fromiter(exclude, dtype=np.int64))
-        return self._ranked(self._scores(u), k, np.concatenate([self._seen_idx(u), excluded]))
+        excluded = np.fromiter(exclude, dtype=np.int64)
+        seen = self._seen_idx(u)
+        if len(excluded):
+            seen = np.concatenate([seen, self._item_idx(excluded)])
+        return self._ranked(self._scores(u), k, seen)
 
     def top_k_from_clicks(
         self, events: list[tuple[int, str]], k: int = 10, user_id: int | None = None
@@ -229,8 +248,8 @@ class Recommender:
         """
         if self.foldin is None or not events:
             return None
-        idx = self.maps.item_index(np.array([m for m, _ in events], dtype=np.int64))
-        found = int(self.maps.user_index(np.array([user_id]))[0]) if user_id is not None else -1
+        idx = self._item_idx(np.array([m for m, _ in events], dtype=np.int64))
+        found = self._find_user(user_id) if user_id is not None else -1
         u = found if found >= 0 else None  # one id lookup on the request path
         history = self._seen_idx(u) if u is not None else np.empty(0, dtype=np.int64)
         user_repr = self.foldin.user_repr(idx, [e for _, e in events], user_idx=u, history_idx=history)

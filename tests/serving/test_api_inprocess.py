@@ -165,3 +165,37 @@ def test_fresh_likes_move_a_new_users_list_toward_the_liked_genre(champion):
     assert out.strategy == "personalized_from_clicks" and out.folded_clicks == len(liked)
     assert not set(liked) & {m.movie_id for m in out.items}
     assert _share(out.items, "Sci-Fi") > _share(popular, "Sci-Fi"), [m.title for m in out.items]
+
+
+def test_http_bodies_are_the_models_serialization(client, runtime, champion):
+    """The GET routes answer pre-serialized bytes: byte for byte what FastAPI made of the returned models."""
+    from serving.recommendations import legacy_predict, recommendations_for
+
+    rec = champion.recommender
+    user, fresh_user, new_user = known_user(champion), int(rec.maps.user_ids[2]), 999_997
+    for who in (fresh_user, new_user):
+        for movie in rec.maps.item_ids[5:8]:
+            runtime.recent.add(who, int(movie), runtime.recent._clock_ms(), "like")
+    cases = [
+        (f"/recommendations/{user}", user, 10, None),
+        (f"/recommendations/{user}?k=100", user, 100, None),
+        (f"/recommendations/{fresh_user}?k=7", fresh_user, 7, None),
+        (f"/recommendations/{new_user}", new_user, 10, None),
+        (
+            f"/recommendations/{user}?genres=comedy,Drama&genres=Sci-Fi&k=20",
+            user,
+            20,
+            ["comedy,Drama", "Sci-Fi"],
+        ),
+        ("/recommendations?k=3", None, 3, None),
+        ("/recommendations?genres=Film-Noir", None, 10, ["Film-Noir"]),
+    ]
+    for url, user_id, k, genres in cases:
+        resp = client.get(url)
+        assert resp.status_code == 200 and resp.headers["content-type"] == "application/json", url
+        assert resp.content == recommendations_for(runtime, user_id, k, genres).model_dump_json().encode(), (
+            url
+        )
+    for who in ("anonymous", str(user)):
+        expected = legacy_predict(recommendations_for(runtime, None if who == "anonymous" else user, 10), who)
+        assert client.get(f"/predict/{who}").content == expected.model_dump_json().encode()
