@@ -20,7 +20,7 @@ from tests.streaming.helpers import INVALID_PAYLOADS
 
 def test_classify_accepts_a_valid_event_and_normalises_it():
     event = ClickEvent(user_id=3, movie_id=7, event="like")
-    ok, reason, checked_at, version, event_id, user, movie, kind, ts, source = classify(
+    ok, reason, checked_at, version, event_id, user, movie, kind, ts, source, request_id = classify(
         event.model_dump_json(), 300
     )
     assert (ok, reason, version, user, movie, kind, ts, source) == (
@@ -33,7 +33,7 @@ def test_classify_accepts_a_valid_event_and_normalises_it():
         event.ts,
         "web",
     )
-    assert event_id == str(event.event_id) and checked_at >= event.ts
+    assert event_id == str(event.event_id) and checked_at >= event.ts and request_id is None
 
 
 @pytest.mark.parametrize("payload", [p.decode(errors="replace") for p in INVALID_PAYLOADS] + [None])
@@ -45,10 +45,11 @@ def test_classify_rejects_with_a_reason(payload):
 def test_the_udf_row_has_no_nulls_and_keeps_valid_values():
     """What thread-mode PyFlink can hand back to the JVM: stand-ins instead of None; valid rows unchanged."""
     valid = ClickEvent(user_id=3, movie_id=7, event="like").model_dump_json()
-    assert classify_without_nulls(valid, 300)[3:] == classify(valid, 300)[3:]
+    assert classify_without_nulls(valid, 300)[3:-1] == classify(valid, 300)[3:-1]
+    assert classify_without_nulls(valid, 300)[-1] == ""  # no request_id: SQL maps '' back to NULL
     rejected = classify_without_nulls('{"user_id": -7}', 300)
     assert None not in rejected and rejected[0] is False and rejected[1]
-    assert rejected[3:] == (0, "", 0, 0, "", 0, "")
+    assert rejected[3:] == (0, "", 0, 0, "", 0, "", "")
 
 
 def test_far_future_reason_names_the_skew():
