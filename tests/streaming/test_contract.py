@@ -88,6 +88,7 @@ def test_streaming_cli_has_the_documented_commands():
     groups = {name: sorted(getattr(cmd, "commands", {})) for name, cmd in root.commands.items()}
     assert groups == {"broker": ["start", "status", "stop"], "topics": ["create"],
                       "job": ["run-bounded", "start", "status", "stop"], "dlq": ["replay", "show"],
+                      "online": ["run-bounded", "start", "status", "stop"],
                       "lag": [], "loadgen": []}  # fmt: skip
 
 
