@@ -25,7 +25,9 @@ app = typer.Typer(help="The local tansu broker, topics, the Flink landing job, l
 broker_app = typer.Typer(help="The local tansu broker.", no_args_is_help=True)
 topics_app = typer.Typer(help="Topics as code.", no_args_is_help=True)
 job_app = typer.Typer(help="The Flink landing job.", no_args_is_help=True)
-online_app = typer.Typer(help="The Flink online A/B metrics job (impressions + clicks).", no_args_is_help=True)
+online_app = typer.Typer(
+    help="The Flink online A/B metrics job (impressions + clicks).", no_args_is_help=True
+)
 dlq_app = typer.Typer(help="The dead-letter topic.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")

@@ -94,7 +94,9 @@ def totals(champ: tuple[int, int], chall: tuple[int, int]) -> dict:
     ],
 )
 def test_online_decision(tmp_path, overrides, champ, chall, promote, why):
-    s = Settings(var_dir=tmp_path / "var", promotion_policy="online", **{"online_min_impressions": 500, **overrides})
+    s = Settings(
+        var_dir=tmp_path / "var", promotion_policy="online", **{"online_min_impressions": 500, **overrides}
+    )
     decision, reason = online_decision(s, totals(champ, chall))
     assert decision is promote and why in reason, reason
 
