@@ -7,6 +7,10 @@ with parallelism 1, so which events are late depends only on the order they are 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 import uuid
 from collections import Counter
 
@@ -16,11 +20,12 @@ from infra import flink_job
 from pipelines.events import ClickEvent
 from pipelines.impressions import ImpressionEvent
 from pipelines.kafka_config import producer
+from pipelines.landed import committed_files
 from pipelines.online_metrics import arm_totals, read_online_metrics
 from pipelines.settings import Settings
 from streaming.dlq import read_dlq
 from streaming.online_sql import online_table
-from tests.helpers import read_topic
+from tests.helpers import read_topic, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -164,3 +169,93 @@ def test_bounded_run_attributes_counts_late_events_and_publishes_trending(online
 
     # everything was consumed: a second bounded run has nothing to do
     assert flink_job.run_bounded(s, job=flink_job.ONLINE)["pending"] == 0
+
+
+def window_stream(windows: int) -> list[tuple[list[ImpressionEvent], list[ClickEvent]]]:
+    """Per window w: 2 champion + 2 challenger impressions and 3 clicks by request_id (positions 2 | 11, 1)."""
+    out = []
+    for w in range(windows):
+        at = T + w * 60 * S
+        imps = [ImpressionEvent(user_id=100 + 4 * w + k, model_name=M, model_version="1" if k < 2 else "2",
+                                variant="champion" if k < 2 else "challenger", strategy="personalized",
+                                items=list(range(1, 13)), ts=at + k * S) for k in range(4)]  # fmt: skip
+        clicks = [ClickEvent(user_id=imps[k].user_id, movie_id=movie, ts=at + (10 + k) * S, request_id=imps[k].request_id)
+                  for k, movie in ((0, 2), (2, 11), (3, 1))]  # fmt: skip
+        out.append((imps, clicks))
+    return out
+
+
+def test_kill_minus_nine_then_restore_neither_loses_nor_double_counts(online_settings):
+    s = online_settings
+    windows = 40
+    stream = window_stream(windows)
+    expected = {}
+    for w in range(windows):
+        start = T + w * 60 * S
+        expected[(start, M, "1", "champion", "personalized")] = (2, 1, 1, 0.5, 2.0)
+        expected[(start, M, "2", "challenger", "personalized")] = (2, 2, 1, 0.5, 6.0)
+    closers = (  # push both watermarks past the last window
+        ImpressionEvent(user_id=1, model_name=M, model_version="9", variant="champion", strategy="cold_start",
+                        items=[1], ts=T + (windows + 10) * 60 * S),
+        ClickEvent(user_id=1, movie_id=1, ts=T + (windows + 10) * 60 * S),
+    )  # fmt: skip
+
+    def produce_stream():
+        prod = producer(s.kafka_bootstrap)
+        for imps, clicks in stream:
+            for e in imps:
+                prod.produce(s.impressions_topic, key=e.kafka_key(), value=e.to_json_bytes())
+            for e in clicks:
+                prod.produce(s.clicks_topic, key=e.kafka_key(), value=e.to_json_bytes())
+            prod.flush(10)
+            time.sleep(0.4)
+        prod.produce(s.impressions_topic, key=b"1", value=closers[0].to_json_bytes())
+        prod.produce(s.clicks_topic, key=b"1", value=closers[1].to_json_bytes())
+        assert prod.flush(30) == 0
+
+    def landed() -> dict:
+        return {k: v for k, v in landed_rows(s).items() if k[0] < T + windows * 60 * S}
+
+    flink_job.start_job(s, job=flink_job.ONLINE)
+    try:
+        producer_thread = threading.Thread(target=produce_stream)
+        producer_thread.start()
+        wait_until(lambda: len(landed()) > 0, timeout=120, interval=0.3, what="first landed window")
+        pid = flink_job.job_process(s, job=flink_job.ONLINE).pid()
+        os.killpg(pid, signal.SIGKILL)  # the JVM and the Python UDF threads are in the job's process group
+        wait_until(
+            lambda: flink_job.job_process(s, job=flink_job.ONLINE).pid() is None, timeout=15, what="job gone"
+        )
+        landed_at_crash = len(landed())
+        producer_thread.join()
+        assert landed_at_crash < len(expected), "the crash should happen mid-stream"
+
+        flink_job.start_job(s, job=flink_job.ONLINE)
+        assert flink_job.read_status(s, flink_job.ONLINE)["restored_from"], (
+            "restart must restore a checkpoint"
+        )
+        wait_until(
+            lambda: len(landed()) >= len(expected), timeout=180, interval=1, what="every window landed"
+        )
+        time.sleep(2 * s.flink_checkpoint_interval_s)  # a double count would show up by now
+        assert landed() == expected
+        raw = [
+            json.loads(line)
+            for dt, names in committed_files(s.online_metrics_dir).items()
+            for name in names
+            for line in (s.online_metrics_dir / f"dt={dt}" / name).read_text().splitlines()
+            if line.strip()
+        ]
+        keys = Counter((r["window_start"], r["model_version"], r["variant"], r["strategy"]) for r in raw)
+        assert max(keys.values()) == 1, "a window row was landed twice"
+        if s.feedback_postgres_url:
+            import psycopg
+
+            with psycopg.connect(s.feedback_postgres_url) as conn:
+                n = conn.execute(
+                    f"SELECT count(*), sum(impressions) FROM {online_table(s)} WHERE window_start < %s",
+                    (T + windows * 60 * S,),
+                ).fetchone()
+            assert n == (len(expected), 4 * windows)
+    finally:
+        flink_job.stop_job(s, job=flink_job.ONLINE)
