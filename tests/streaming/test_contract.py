@@ -128,3 +128,49 @@ def test_offsets_spec_and_latest_checkpoint(tmp_path: Path):
             (folder / "_metadata").write_text("x")
             os.utime(folder / "_metadata", (time.time() - age, time.time() - age))
     assert latest_checkpoint(tmp_path) == tmp_path / "b" / "chk-1"
+
+
+def test_impression_event_json_key_and_parse_reasons():
+    import re
+    import uuid
+
+    from pipelines.impressions import ImpressionEvent, parse_impression
+    from streaming.online_graph import classify_impression
+    from streaming.online_sql import impression_regex
+
+    rid = uuid.UUID("12345678-1234-4234-8234-123456789abc")
+    e = ImpressionEvent(request_id=rid, user_id=7, model_name="movierec", model_version="3", variant="challenger",
+                        strategy="cold_start", items=[5, 9, 2], ts=1_700_000_000_000)  # fmt: skip
+    assert json.loads(e.to_json_bytes()) == {
+        "schema_version": 1, "request_id": str(rid), "user_id": 7, "model_name": "movierec", "model_version": "3",
+        "variant": "challenger", "strategy": "cold_start", "items": [5, 9, 2], "ts": 1_700_000_000_000,
+    }  # fmt: skip
+    assert e.kafka_key() == b"7" and e.position(9) == 2 and e.position(4) is None
+    assert parse_impression(e.to_json_bytes()) == e
+    for bad, where in (({"variant": "control"}, "variant"), ({"items": list(range(1, 102))}, "items"),
+                       ({"items": [0]}, "items.0"), ({"extra": 1}, "extra"), ({"user_id": 0}, "user_id")):  # fmt: skip
+        with pytest.raises(InvalidEvent) as rejected:
+            parse_impression(json.dumps({**json.loads(e.to_json_bytes()), **bad}))
+        assert rejected.value.reason.startswith("schema: ") and where in rejected.value.reason
+    # the SQL fast path's shape: the canonical form only; everything else takes parse_impression (the UDF)
+    regex = re.compile(impression_regex())
+    assert regex.search(e.to_json_bytes().decode())
+    assert regex.search(e.model_copy(update={"items": []}).to_json_bytes().decode())
+    assert not regex.search(json.dumps(json.loads(e.to_json_bytes())))
+    assert classify_impression(json.dumps(json.loads(e.to_json_bytes())))[:3] == (True, "", str(rid))
+    assert classify_impression(json.dumps(json.loads(e.to_json_bytes())))[8] == "5,9,2"
+    assert classify_impression(None)[0] is False and None not in classify_impression("{}")
+
+
+def test_click_request_id_is_optional_and_canonical():
+    import uuid
+
+    legacy = '{"user_id": 3, "movie_id": 4}'
+    assert parse_event(legacy).request_id is None
+    rid = uuid.uuid4()
+    e = ClickEvent(user_id=3, movie_id=4, request_id=rid)
+    assert json.loads(e.to_json_bytes())["request_id"] == str(rid)
+    assert e.model_dump_json().endswith(f',"request_id":"{rid}"}}')
+    assert parse_event(e.to_json_bytes()).request_id == rid
+    with pytest.raises(InvalidEvent):
+        parse_event(json.dumps({"user_id": 3, "movie_id": 4, "request_id": "nope"}))

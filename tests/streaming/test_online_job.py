@@ -23,7 +23,7 @@ from pipelines.kafka_config import producer
 from pipelines.landed import committed_files
 from pipelines.online_metrics import arm_totals, read_online_metrics
 from pipelines.settings import Settings
-from streaming.dlq import read_dlq
+from streaming.dlq import read_dlq, replay_dlq
 from streaming.online_sql import online_table
 from tests.helpers import read_topic, wait_until
 
@@ -142,6 +142,8 @@ def test_bounded_run_attributes_counts_late_events_and_publishes_trending(online
         (s.impressions_topic, "invalid", BAD_IMPRESSION.decode()),
         (s.clicks_topic, "late", CLICKS[10].to_json_bytes().decode()),
     }
+
+    assert replay_dlq(s) == {"read": 3, "replayed": 0, "still_invalid": 1, "late_skipped": 2}
 
     want = expected_trending(s)
     records = read_topic(s.kafka_bootstrap, s.trending_topic, 1, len(want) + 1, timeout=15)
