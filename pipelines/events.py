@@ -27,6 +27,10 @@ class ClickEvent(BaseModel):
         default_factory=lambda: int(time.time() * 1000), ge=0, description="epoch milliseconds, UTC"
     )
     source: str = Field("web", min_length=1, max_length=64)
+    request_id: uuid.UUID | None = Field(
+        None,
+        description="the impression (pipelines.impressions.ImpressionEvent.request_id) the click came from",
+    )
 
     def to_json_bytes(self) -> bytes:
         return self.model_dump_json().encode()

@@ -14,6 +14,7 @@ LONG_RUNNING, BOUNDED = "long-running", "bounded"
 # job graph changes incompatibly (state of another graph cannot be restored; the new graph then starts from
 # the consumer group's committed offsets). v2: SQL validation fast path + SQL Deduplicate.
 LANDING_CHECKPOINTS = "landing-v2"
+ONLINE_CHECKPOINTS = "online-v1"  # the online-metrics job (streaming.online_job); same rules
 
 
 def latest_checkpoint(root: Path) -> Path | None:
@@ -33,7 +34,9 @@ def prune_checkpoints(root: Path, keep: Path) -> None:
             shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def prepare(settings: Settings, mode: str, fresh: bool) -> tuple[Path, Path | None]:
+def prepare(
+    settings: Settings, mode: str, fresh: bool, folder: str = LANDING_CHECKPOINTS
+) -> tuple[Path, Path | None]:
     """(checkpoint root, checkpoint to restore or None), with the root created and older runs pruned.
 
     A bounded run checkpoints into its own throw-away folder (see discard); the long-running job restores from
@@ -43,7 +46,7 @@ def prepare(settings: Settings, mode: str, fresh: bool) -> tuple[Path, Path | No
         root = settings.flink_checkpoint_dir / "bounded" / f"run-{os.getpid()}-{int(time.time())}"
         restore_from = None
     else:
-        root = settings.flink_checkpoint_dir / LANDING_CHECKPOINTS
+        root = settings.flink_checkpoint_dir / folder
         restore_from = None if fresh else latest_checkpoint(root)
     root.mkdir(parents=True, exist_ok=True)
     if restore_from is not None:

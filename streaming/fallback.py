@@ -12,7 +12,7 @@ from pipelines.events import InvalidEvent, parse_event
 PARSED_TYPE = (
     ("ok", "BOOLEAN"), ("reason", "STRING"), ("checked_at", "BIGINT"), ("schema_version", "INT"),
     ("event_id", "STRING"), ("user_id", "BIGINT"), ("movie_id", "BIGINT"), ("event", "STRING"),
-    ("ts", "BIGINT"), ("source", "STRING"),
+    ("ts", "BIGINT"), ("source", "STRING"), ("request_id", "STRING"),
 )  # fmt: skip
 # Thread mode (pemja) cannot hand NULL INT/BIGINT fields of a ROW back to the JVM (NPE in Flink 2.0.0's
 # PythonTypeUtils.IntDataConverter), so the UDF fills the unused fields with these and streaming.sql.SLOW_CHECKED
@@ -24,11 +24,11 @@ def classify(payload: str | None, max_future_skew_s: int) -> tuple:
     """One raw payload -> a PARSED_TYPE tuple (ok=False with the reason for anything parse_event rejects)."""
     now_ms = int(time.time() * 1000)
     if payload is None:
-        return (False, "empty payload (tombstone)", now_ms, None, None, None, None, None, None, None)
+        return (False, "empty payload (tombstone)", now_ms, None, None, None, None, None, None, None, None)
     try:
         e = parse_event(payload, now_ms=now_ms, max_future_skew_s=max_future_skew_s)
     except InvalidEvent as exc:
-        return (False, exc.reason[:2000], now_ms, None, None, None, None, None, None, None)
+        return (False, exc.reason[:2000], now_ms, None, None, None, None, None, None, None, None)
     return (
         True,
         None,
@@ -40,6 +40,7 @@ def classify(payload: str | None, max_future_skew_s: int) -> tuple:
         e.event,
         e.ts,
         e.source,
+        None if e.request_id is None else str(e.request_id),
     )
 
 

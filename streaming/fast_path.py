@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import typing
+import uuid
 
 from pipelines.events import ClickEvent, future_ts_reason
 
@@ -40,11 +41,19 @@ def fast_path_spec() -> dict[str, typing.Any]:
 
     No value the regex admits contains '"', so splitting a matching payload on '"' yields fixed tokens:
     strings are whole tokens, numbers are tokens like ':42,' (':' before and ',' after the digits).
+    The trailing optional `request_id` is `null`, a canonical UUID or absent (the pre-impression form): its
+    name token is followed by ':' and the UUID when set, by ':null}' when null (see OPTIONAL_TAIL).
     """
     fields = list(ClickEvent.model_fields)
-    expected = ["schema_version", "event_id", "user_id", "movie_id", "event", "ts", "source"]
+    expected = ["schema_version", "event_id", "user_id", "movie_id", "event", "ts", "source", "request_id"]
     if fields != expected:  # a new or reordered field: the generator below must be taught about it
         raise RuntimeError(f"ClickEvent fields changed ({fields}); update streaming.fast_path.fast_path_spec")
+    request_id = ClickEvent.model_fields["request_id"]
+    if request_id.default is not None or set(typing.get_args(request_id.annotation)) != {
+        uuid.UUID,
+        type(None),
+    }:
+        raise RuntimeError("ClickEvent.request_id changed; update streaming.fast_path.fast_path_spec")
     (version,) = typing.get_args(ClickEvent.model_fields["schema_version"].annotation)
     events = typing.get_args(ClickEvent.model_fields["event"].annotation)
     for name in ("user_id", "movie_id"):
@@ -65,29 +74,40 @@ def fast_path_spec() -> dict[str, typing.Any]:
         "movie_id": f"[1-9][0-9]{{0,{_ID_DIGITS - 1}}}",
         "ts": f"(?:0|[1-9][0-9]{{0,{_TS_DIGITS - 1}}})",
     }
+    required = fields[:-1]
     members, tokens, position = [], {}, 0  # token 0 is '{'
-    for name in fields:
+    for name in required:
         if name in strings:  # "name":"value" -> tokens: name, ':', value, then ',' or '}'
             members.append(f'"{name}":"{strings[name]}"')
             tokens[name] = ("string", position + 3)
             position += 4
         else:  # "name":123, -> tokens: name, ':123,'
-            if name == fields[-1]:
-                raise RuntimeError(
-                    "a number as the last field would end in '}'; update streaming.fast_path.fast_path_spec"
-                )
             members.append(f'"{name}":{numbers[name]}')
             tokens[name] = ("number", position + 2)
             position += 2
-    regex = "^\\{" + ",".join(members) + "\\}" + _END
+    if required[-1] not in strings:
+        raise RuntimeError(
+            "the last required field must be a string; update streaming.fast_path.fast_path_spec"
+        )
+    # ,"request_id":null} -> tokens: request_id, ':null}'; ,"request_id":"<uuid>"} -> request_id, ':', uuid, '}'
+    tail = f'(?:,"request_id":(?:null|"{_UUID}"))?'
+    tokens["request_id"] = ("optional_string", position + 1)
+    regex = "^\\{" + ",".join(members) + tail + "\\}" + _END
     return {"regex": regex, "tokens": tokens, "schema_version": version}
 
 
 def split_fast_payload(payload: str) -> dict[str, str]:
     """Python twin of the SQL extraction (SPLIT_INDEX on '"'), for tests: {field: text of its value}."""
     parts = payload.split('"')
-    return {name: parts[i] if kind == "string" else parts[i][1:].replace(",", "")
-            for name, (kind, i) in fast_path_spec()["tokens"].items()}  # fmt: skip
+    values = {}
+    for name, (kind, i) in fast_path_spec()["tokens"].items():
+        if kind == "string":
+            values[name] = parts[i]
+        elif kind == "number":
+            values[name] = parts[i][1:].replace(",", "")
+        else:  # optional_string: present only when its name token is followed by ':' (then the value)
+            values[name] = parts[i + 2] if len(parts) > i + 2 and parts[i + 1] == ":" else None
+    return values
 
 
 _TS_MARK = "\x00ts\x00"  # placeholder for the row's ts in the reason template
@@ -97,8 +117,11 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def fast_path_sql(source: str, skew_s: int) -> dict[str, str]:
+def fast_path_sql(source: str, skew_s: int, carry: tuple[str, ...] = (), prefix: str = "") -> dict[str, str]:
     """CREATE VIEW statements: `fast_checked` (canonical payloads, decided in SQL) and `slow_input` (the rest).
+
+    `carry`: further columns of `source` passed through unchanged (e.g. the online job's rowtime attribute);
+    `prefix`: prepended to every view name (a second validation stage in the same job).
 
     `is_fast` is deterministic (one REGEXP), so the two views are exact complements even though each evaluates
     it; the clock is read once per row, inside fast_checked. Values are cut out with SPLIT_INDEX (cheap) rather
@@ -110,7 +133,12 @@ def fast_path_sql(source: str, skew_s: int) -> dict[str, str]:
     def value(name: str) -> str:
         kind, i = spec["tokens"][name]
         token = f"SPLIT_INDEX(payload, '\"', {i})"
+        if kind == "optional_string":  # the value follows a ':' token, else it is null or absent
+            return f"CASE WHEN SPLIT_INDEX(payload, '\"', {i + 1}) = ':' THEN SPLIT_INDEX(payload, '\"', {i + 2}) END"
         return token if kind == "string" else f"REPLACE(SUBSTRING({token} FROM 2), ',', '')"
+
+    extra = "".join(f", {c}" for c in carry)
+    p = prefix
 
     # pipelines.events.latest_allowed_ts in SQL (now + skew), and future_ts_reason with the row's ts spliced in
     in_future = f"TO_TIMESTAMP_LTZ(ts, 3) > TIMESTAMPADD(SECOND, {int(skew_s)}, CURRENT_ROW_TIMESTAMP())"
@@ -118,17 +146,19 @@ def fast_path_sql(source: str, skew_s: int) -> dict[str, str]:
         _TS_MARK, "' || CAST(ts AS STRING) || '"
     )
     return {
-        "fast_fields": f"""CREATE TEMPORARY VIEW fast_fields AS
+        "fast_fields": f"""CREATE TEMPORARY VIEW {p}fast_fields AS
             SELECT payload, kafka_partition, kafka_offset, CAST({spec["schema_version"]} AS INT) AS schema_version,
                 {value("event_id")} AS event_id, CAST({value("user_id")} AS BIGINT) AS user_id,
                 CAST({value("movie_id")} AS BIGINT) AS movie_id, {value("event")} AS event,
-                CAST({value("ts")} AS BIGINT) AS ts, {value("source")} AS source
+                CAST({value("ts")} AS BIGINT) AS ts, {value("source")} AS source,
+                {value("request_id")} AS request_id{extra}
             FROM {source} WHERE {is_fast}""",
-        "fast_checked": f"""CREATE TEMPORARY VIEW fast_checked AS
+        "fast_checked": f"""CREATE TEMPORARY VIEW {p}fast_checked AS
             SELECT payload, kafka_partition, kafka_offset, ok,
                 CASE WHEN ok THEN CAST(NULL AS STRING) ELSE {future_reason} END AS reason,
-                UNIX_TIMESTAMP() * 1000 AS checked_at, schema_version, event_id, user_id, movie_id, event, ts, source
-            FROM (SELECT *, NOT ({in_future}) AS ok FROM fast_fields)""",
-        "slow_input": f"""CREATE TEMPORARY VIEW slow_input AS
-            SELECT payload, kafka_partition, kafka_offset FROM {source} WHERE NOT {is_fast}""",
+                UNIX_TIMESTAMP() * 1000 AS checked_at, schema_version, event_id, user_id, movie_id, event, ts, source,
+                request_id{extra}
+            FROM (SELECT *, NOT ({in_future}) AS ok FROM {p}fast_fields)""",
+        "slow_input": f"""CREATE TEMPORARY VIEW {p}slow_input AS
+            SELECT payload, kafka_partition, kafka_offset{extra} FROM {source} WHERE NOT {is_fast}""",
     }

@@ -60,16 +60,25 @@ def ddl(settings: Settings, stop_offsets: dict[int, int] | None) -> list[str]:
 FIELDS = ", ".join(landed.LANDED_FIELDS)
 CHECKED_COLUMNS = (
     "payload, kafka_partition, kafka_offset, ok, reason, checked_at, "
-    "schema_version, event_id, user_id, movie_id, event, ts, source"
+    "schema_version, event_id, user_id, movie_id, event, ts, source, request_id"
 )
-SLOW_CHECKED = """CREATE TEMPORARY VIEW slow_checked AS
+
+
+def slow_checked_sql(prefix: str = "", carry: tuple[str, ...] = (), udf: str = "parse_click") -> str:
+    """The `slow_checked` view: parse_event's verdict (the `udf` Python function) on `slow_input`'s payloads."""
+    extra = "".join(f", {c}" for c in carry)
+    return f"""CREATE TEMPORARY VIEW {prefix}slow_checked AS
     SELECT payload, kafka_partition, kafka_offset, r.ok AS ok,
         CASE WHEN r.ok THEN CAST(NULL AS STRING) ELSE r.reason END AS reason, r.checked_at AS checked_at,
         CASE WHEN r.ok THEN r.schema_version END AS schema_version, CASE WHEN r.ok THEN r.event_id END AS event_id,
         CASE WHEN r.ok THEN r.user_id END AS user_id, CASE WHEN r.ok THEN r.movie_id END AS movie_id,
         CASE WHEN r.ok THEN r.event END AS event, CASE WHEN r.ok THEN r.ts END AS ts,
-        CASE WHEN r.ok THEN r.source END AS source
-    FROM (SELECT payload, kafka_partition, kafka_offset, parse_click(payload) AS r FROM slow_input)"""
+        CASE WHEN r.ok THEN r.source END AS source,
+        CASE WHEN r.ok AND r.request_id <> '' THEN r.request_id END AS request_id{extra}
+    FROM (SELECT payload, kafka_partition, kafka_offset, {udf}(payload) AS r{extra} FROM {prefix}slow_input)"""
+
+
+SLOW_CHECKED = slow_checked_sql()
 ALL_CHECKED = f"""SELECT {CHECKED_COLUMNS} FROM fast_checked
     UNION ALL SELECT {CHECKED_COLUMNS} FROM slow_checked"""
 CHECKED_VIEWS = [

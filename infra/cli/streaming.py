@@ -1,4 +1,4 @@
-"""`movierec streaming ...`: broker, topics, landing job, lag, DLQ, load generator (each command prints JSON).
+"""`movierec streaming ...`: broker, topics, landing job, online job, lag, DLQ, load generator (prints JSON).
 
 A Typer sub-app; infra.cli registers it as `movierec streaming`. The Flink job itself runs in the Flink env
 (`python -m streaming.job`, started by infra.flink_job), which has no Typer.
@@ -25,10 +25,14 @@ app = typer.Typer(help="The local tansu broker, topics, the Flink landing job, l
 broker_app = typer.Typer(help="The local tansu broker.", no_args_is_help=True)
 topics_app = typer.Typer(help="Topics as code.", no_args_is_help=True)
 job_app = typer.Typer(help="The Flink landing job.", no_args_is_help=True)
+online_app = typer.Typer(
+    help="The Flink online A/B metrics job (impressions + clicks).", no_args_is_help=True
+)
 dlq_app = typer.Typer(help="The dead-letter topic.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.add_typer(job_app, name="job")
+app.add_typer(online_app, name="online")
 app.add_typer(dlq_app, name="dlq")
 
 
@@ -83,6 +87,40 @@ def job_status() -> None:
 def job_run_bounded() -> None:
     """Land everything produced so far, then stop."""
     _print(flink_job.run_bounded(get_settings()))
+
+
+@online_app.command("start")
+def online_start(fresh: Annotated[bool, typer.Option(help="ignore retained checkpoints")] = False) -> None:
+    """Long-running; restores from the latest retained checkpoint."""
+    settings = get_settings()
+    pid = flink_job.start_job(settings, fresh=fresh, job=flink_job.ONLINE)
+    _print({"pid": pid, **flink_job.read_status(settings, flink_job.ONLINE)})
+
+
+@online_app.command("stop")
+def online_stop() -> None:
+    _print({"stopped": flink_job.stop_job(get_settings(), job=flink_job.ONLINE)})
+
+
+@online_app.command("status")
+def online_status() -> None:
+    settings = get_settings()
+    status = flink_job.job_status(settings, job=flink_job.ONLINE)
+    group = settings.flink_online_consumer_group
+    try:
+        status["lag"] = {
+            topic: consumer_lag(settings.kafka_bootstrap, group, topic)
+            for topic in (settings.impressions_topic, settings.clicks_topic)
+        }
+    except Exception as exc:  # noqa: BLE001 - the broker may be down; status still answers
+        status["lag"] = f"unavailable: {exc}"
+    _print(status)
+
+
+@online_app.command("run-bounded")
+def online_run_bounded() -> None:
+    """Process the impressions and clicks produced so far (windows close at the end of input), then stop."""
+    _print(flink_job.run_bounded(get_settings(), job=flink_job.ONLINE))
 
 
 @app.command("lag")

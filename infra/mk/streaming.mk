@@ -1,5 +1,5 @@
 # Streaming: local tansu broker + PyFlink landing job (see docs/streaming.md). Included by the main Makefile.
-.PHONY: broker-up broker-down topics flink-up flink-down flink-land streaming-status streaming-lag dlq-replay loadgen bench-ingest
+.PHONY: broker-up broker-down topics flink-up flink-down flink-land flink-online-up flink-online-down flink-online-run streaming-status streaming-lag dlq-replay loadgen bench-ingest
 broker-up: ## start the local Kafka-protocol broker (tansu) and create the topics
 	$(MOVIEREC) streaming broker start
 	$(MOVIEREC) streaming topics create
@@ -18,6 +18,15 @@ flink-down: ## stop the landing job (retained checkpoints stay)
 
 flink-land: ## bounded landing run: land what is in the topic now, then stop
 	$(MOVIEREC) streaming job run-bounded
+
+flink-online-up: broker-up ## start the long-running online A/B metrics job (restores the latest checkpoint)
+	$(MOVIEREC) streaming online start
+
+flink-online-down: ## stop the online metrics job (retained checkpoints stay)
+	$(MOVIEREC) streaming online stop
+
+flink-online-run: ## bounded online-metrics run over what is in the impressions/clicks topics now
+	$(MOVIEREC) streaming online run-bounded
 
 streaming-status: ## broker + job status and consumer lag
 	@$(MOVIEREC) streaming broker status

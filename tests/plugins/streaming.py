@@ -14,6 +14,7 @@ import pytest
 from infra.broker import start_broker, stop_broker
 from pipelines.kafka_config import ensure_topics
 from pipelines.settings import Settings
+from streaming.online_sql import online_table
 from tests.helpers import FIXTURE_DATA_ROOT, free_port
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -41,6 +42,26 @@ def postgres_available() -> bool:
 
 
 @pytest.fixture
+def online_settings(stream_settings: Settings) -> Settings:
+    """stream_settings with one-partition topics, parallelism 1 and short windows: a deterministic online job.
+
+    With one partition per topic and watermarks emitted on every event, which events are late depends only on
+    the order they were produced in.
+    """
+    suffix = uuid.uuid4().hex[:10]
+    settings = stream_settings.model_copy(
+        update={
+            "clicks_topic": f"oclicks-{suffix}", "clicks_partitions": 1, "impressions_topic": f"oimpressions-{suffix}",
+            "impressions_partitions": 1, "trending_topic": f"otrending-{suffix}", "flink_parallelism": 1,
+            "online_window_s": 60, "online_allowed_lateness_s": 30, "attribution_window_s": 600,
+            "trending_window_s": 120, "trending_slide_s": 60,
+        }
+    )  # fmt: skip
+    ensure_topics(settings)
+    return settings
+
+
+@pytest.fixture
 def stream_settings(broker_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     """Settings on the shared broker with this test's own topics, var dir and PostgreSQL table (dropped after)."""
     suffix = uuid.uuid4().hex[:10]
@@ -54,6 +75,9 @@ def stream_settings(broker_settings: Settings, tmp_path: Path) -> Iterator[Setti
         flink_consumer_group=f"landing-{suffix}",
         feedback_postgres_url=pg,
         feedback_postgres_table=f"click_feedback_t{suffix}",
+        impressions_topic=f"impressions-{suffix}",
+        trending_topic=f"trending-{suffix}",
+        flink_online_consumer_group=f"online-{suffix}",
         flink_checkpoint_interval_s=2,
         flink_parallelism=2,
     )
@@ -64,3 +88,4 @@ def stream_settings(broker_settings: Settings, tmp_path: Path) -> Iterator[Setti
 
         with psycopg.connect(pg, autocommit=True) as conn:
             conn.execute(f"DROP TABLE IF EXISTS {settings.feedback_postgres_table}")
+            conn.execute(f"DROP TABLE IF EXISTS {online_table(settings)}")

@@ -1,7 +1,7 @@
 """Run the job's real validation stage (streaming.landing_graph.register_checked) over a payload corpus in PyFlink.
 
 Flink env only: `.venvs/flink/bin/python -m tests.streaming.flink_parity <corpus.json> <out.json>`.
-Writes one [index, ok, reason, schema_version, event_id, user_id, movie_id, event, ts, source] per payload.
+Writes one [index, ok, reason, schema_version, event_id, user_id, movie_id, event, ts, source, request_id] per payload.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def main(corpus_file: str, out_file: str, skew_s: int) -> None:
     )
     register_checked(t_env, "corpus", skew_s)
     table = t_env.sql_query(
-        "SELECT kafka_offset, ok, reason, schema_version, event_id, user_id, movie_id, event, ts, source FROM checked"
+        "SELECT kafka_offset, ok, reason, schema_version, event_id, user_id, movie_id, event, ts, source, request_id "
+        "FROM checked"
     )
     with table.execute().collect() as results:
         rows = [list(row) for row in results]

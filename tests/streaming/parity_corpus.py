@@ -50,6 +50,8 @@ def corpus(n_random: int = 300, seed: int = 7) -> list[str | None]:
         "event": ["click", "like", "watch", "CLICK", "Click", "purchase", "", None, 1],
         "ts": [0, -1, 1, now, now - 86_400_000, now + (SKEW_S - 60) * 1000, now + (SKEW_S + 60) * 1000,
                4_102_444_800_000, 10**15, 10**20, str(now), float(now), now + 0.5, None, "yesterday"],
+        "request_id": [None, str(uuid.uuid4()), str(uuid.uuid4()).upper(), uuid.uuid4().hex, "", "null", "not-a-uuid",
+                       12, str(uuid.uuid4())[:-1], f"{{{uuid.uuid4()}}}"],
         "source": ["web", "loadgen", "a", "x" * 64, "x" * 65, "", None, 3, "caf\u00e9", "we\"b", "we\\b", "\u2603" * 64,
                    "\u2603" * 65, "\U0001f600" * 64, "tab\there", "emoji\U0001f600", " ", "<script>"],
     }.items():  # fmt: skip
@@ -60,6 +62,19 @@ def corpus(n_random: int = 300, seed: int = 7) -> list[str | None]:
         missing = {k: v for k, v in base.items() if k != name}
         cases.append(_dump(missing, separators=(",", ":")))
     raw = _dump(base, separators=(",", ":"))
+    # canonical with a request_id (what the service writes for a click on a recommendation), and the
+    # pre-impression canonical form without the member (old producers): both on the fast path
+    with_rid = ClickEvent(user_id=7, movie_id=70, request_id=uuid.uuid4()).model_dump_json()
+    legacy = ClickEvent(user_id=8, movie_id=80).model_dump_json(exclude={"request_id"})
+    cases += [
+        with_rid,
+        legacy,
+        with_rid.replace('"request_id":"', '"request_id": "'),
+        legacy[:-1] + ',"request_id":null}',
+        with_rid[:-1] + ',"request_id":null}',
+        with_rid.replace('"}', '"} '),
+        legacy.replace("}", ',"request_id":}'),
+    ]
     cases += [
         raw + "x", raw + "\u2028", raw + "\x0b", "\x0c" + raw, raw + "\n", raw + raw, raw[:-1], raw[:-1] + ',"extra":1}',
         raw[:-1] + ',"source":"dup"}', raw.replace('"event":"like"', '"event" : "like"'),
@@ -71,8 +86,11 @@ def corpus(n_random: int = 300, seed: int = 7) -> list[str | None]:
     # random single-character mutations of canonical payloads
     alphabet = '{}[]":,0123456789-abcdefxyzABC \n\\.eE+'
     for _ in range(n_random):
+        rid = uuid.UUID(int=rng.getrandbits(128), version=4) if rng.random() < 0.5 else None
         text = list(
-            ClickEvent(user_id=rng.randint(1, 999), movie_id=rng.randint(1, 99_999)).model_dump_json()
+            ClickEvent(
+                user_id=rng.randint(1, 999), movie_id=rng.randint(1, 99_999), request_id=rid
+            ).model_dump_json()
         )
         pos = rng.randrange(len(text))
         op = rng.choice(("replace", "insert", "delete"))

@@ -23,6 +23,8 @@ def test_topics_are_created_once(stream_settings):
     assert ensure_topics(stream_settings) == {
         stream_settings.clicks_topic: "exists",
         stream_settings.dlq_topic: "exists",
+        stream_settings.impressions_topic: "exists",
+        stream_settings.trending_topic: "exists",
     }
     assert partition_count(stream_settings, stream_settings.clicks_topic) == 3
 

@@ -20,7 +20,7 @@ from tests.streaming.helpers import INVALID_PAYLOADS
 
 def test_classify_accepts_a_valid_event_and_normalises_it():
     event = ClickEvent(user_id=3, movie_id=7, event="like")
-    ok, reason, checked_at, version, event_id, user, movie, kind, ts, source = classify(
+    ok, reason, checked_at, version, event_id, user, movie, kind, ts, source, request_id = classify(
         event.model_dump_json(), 300
     )
     assert (ok, reason, version, user, movie, kind, ts, source) == (
@@ -33,7 +33,7 @@ def test_classify_accepts_a_valid_event_and_normalises_it():
         event.ts,
         "web",
     )
-    assert event_id == str(event.event_id) and checked_at >= event.ts
+    assert event_id == str(event.event_id) and checked_at >= event.ts and request_id is None
 
 
 @pytest.mark.parametrize("payload", [p.decode(errors="replace") for p in INVALID_PAYLOADS] + [None])
@@ -45,10 +45,11 @@ def test_classify_rejects_with_a_reason(payload):
 def test_the_udf_row_has_no_nulls_and_keeps_valid_values():
     """What thread-mode PyFlink can hand back to the JVM: stand-ins instead of None; valid rows unchanged."""
     valid = ClickEvent(user_id=3, movie_id=7, event="like").model_dump_json()
-    assert classify_without_nulls(valid, 300)[3:] == classify(valid, 300)[3:]
+    assert classify_without_nulls(valid, 300)[3:-1] == classify(valid, 300)[3:-1]
+    assert classify_without_nulls(valid, 300)[-1] == ""  # no request_id: SQL maps '' back to NULL
     rejected = classify_without_nulls('{"user_id": -7}', 300)
     assert None not in rejected and rejected[0] is False and rejected[1]
-    assert rejected[3:] == (0, "", 0, 0, "", 0, "")
+    assert rejected[3:] == (0, "", 0, 0, "", 0, "", "")
 
 
 def test_far_future_reason_names_the_skew():
@@ -87,6 +88,7 @@ def test_streaming_cli_has_the_documented_commands():
     groups = {name: sorted(getattr(cmd, "commands", {})) for name, cmd in root.commands.items()}
     assert groups == {"broker": ["start", "status", "stop"], "topics": ["create"],
                       "job": ["run-bounded", "start", "status", "stop"], "dlq": ["replay", "show"],
+                      "online": ["run-bounded", "start", "status", "stop"],
                       "lag": [], "loadgen": []}  # fmt: skip
 
 
@@ -126,3 +128,49 @@ def test_offsets_spec_and_latest_checkpoint(tmp_path: Path):
             (folder / "_metadata").write_text("x")
             os.utime(folder / "_metadata", (time.time() - age, time.time() - age))
     assert latest_checkpoint(tmp_path) == tmp_path / "b" / "chk-1"
+
+
+def test_impression_event_json_key_and_parse_reasons():
+    import re
+    import uuid
+
+    from pipelines.impressions import ImpressionEvent, parse_impression
+    from streaming.online_graph import classify_impression
+    from streaming.online_sql import impression_regex
+
+    rid = uuid.UUID("12345678-1234-4234-8234-123456789abc")
+    e = ImpressionEvent(request_id=rid, user_id=7, model_name="movierec", model_version="3", variant="challenger",
+                        strategy="cold_start", items=[5, 9, 2], ts=1_700_000_000_000)  # fmt: skip
+    assert json.loads(e.to_json_bytes()) == {
+        "schema_version": 1, "request_id": str(rid), "user_id": 7, "model_name": "movierec", "model_version": "3",
+        "variant": "challenger", "strategy": "cold_start", "items": [5, 9, 2], "ts": 1_700_000_000_000,
+    }  # fmt: skip
+    assert e.kafka_key() == b"7" and e.position(9) == 2 and e.position(4) is None
+    assert parse_impression(e.to_json_bytes()) == e
+    for bad, where in (({"variant": "control"}, "variant"), ({"items": list(range(1, 102))}, "items"),
+                       ({"items": [0]}, "items.0"), ({"extra": 1}, "extra"), ({"user_id": 0}, "user_id")):  # fmt: skip
+        with pytest.raises(InvalidEvent) as rejected:
+            parse_impression(json.dumps({**json.loads(e.to_json_bytes()), **bad}))
+        assert rejected.value.reason.startswith("schema: ") and where in rejected.value.reason
+    # the SQL fast path's shape: the canonical form only; everything else takes parse_impression (the UDF)
+    regex = re.compile(impression_regex())
+    assert regex.search(e.to_json_bytes().decode())
+    assert regex.search(e.model_copy(update={"items": []}).to_json_bytes().decode())
+    assert not regex.search(json.dumps(json.loads(e.to_json_bytes())))
+    assert classify_impression(json.dumps(json.loads(e.to_json_bytes())))[:3] == (True, "", str(rid))
+    assert classify_impression(json.dumps(json.loads(e.to_json_bytes())))[8] == "5,9,2"
+    assert classify_impression(None)[0] is False and None not in classify_impression("{}")
+
+
+def test_click_request_id_is_optional_and_canonical():
+    import uuid
+
+    legacy = '{"user_id": 3, "movie_id": 4}'
+    assert parse_event(legacy).request_id is None
+    rid = uuid.uuid4()
+    e = ClickEvent(user_id=3, movie_id=4, request_id=rid)
+    assert json.loads(e.to_json_bytes())["request_id"] == str(rid)
+    assert e.model_dump_json().endswith(f',"request_id":"{rid}"}}')
+    assert parse_event(e.to_json_bytes()).request_id == rid
+    with pytest.raises(InvalidEvent):
+        parse_event(json.dumps({"user_id": 3, "movie_id": 4, "request_id": "nope"}))

@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -35,6 +36,7 @@ def python_fast_path(payload: str | None) -> tuple | None:
         v["event"],
         int(v["ts"]),
         v["source"],
+        v["request_id"],
     )
 
 
@@ -53,9 +55,16 @@ def test_fast_path_accepts_only_what_parse_event_accepts_with_identical_fields()
 
 def test_every_canonical_event_takes_the_fast_path():
     for i in range(500):
+        request_id = uuid.UUID(int=i * 7_919_000_000_123_457, version=4) if i % 2 else None
         event = ClickEvent(user_id=1 + i * 1_999_993 % 999_999_999, movie_id=1 + i, event=("click", "like", "watch")[i % 3],
-                           source=("web", "loadgen", "bench", "x" * 64)[i % 4], ts=i * 7_919_000_000)  # fmt: skip
-        assert python_fast_path(event.model_dump_json()) is not None, event
+                           source=("web", "loadgen", "bench", "x" * 64)[i % 4], ts=i * 7_919_000_000,
+                           request_id=request_id)  # fmt: skip
+        fields = python_fast_path(event.model_dump_json())
+        assert fields is not None, event
+        assert fields[-1] == (None if request_id is None else str(request_id))
+        # the pre-impression canonical form (no request_id member) stays on the fast path too
+        legacy = event.model_dump_json(exclude={"request_id"})
+        assert python_fast_path(legacy) is not None and python_fast_path(legacy)[-1] is None
 
 
 @pytest.mark.integration

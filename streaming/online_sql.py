@@ -1,0 +1,312 @@
+"""The online job's Flink SQL: impressions + clicks (event time) -> attributed CTR per window and arm, trending.
+
+Everything here runs in the JVM except parse_impression / parse_event for non-canonical payloads (Python UDFs,
+the same fallback rule as the landing job). streaming.online_graph wires the statements together.
+
+Time: every source declares `rowtime` from the payload's `ts` (a computed column, so invalid payloads get 0 and
+a ts more than max_future_skew_s ahead also 0: one bad clock cannot push the watermark into the future) and a
+watermark `rowtime - online_allowed_lateness_s`, generated per Kafka partition and emitted on every event.
+An event whose rowtime is at or before the watermark when it is read is LATE: it is left out of every window
+and written to the dead-letter topic with kind 'late' (the counter); every other event is counted exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+
+from pipelines import landed
+from pipelines.events import MAX_ID
+from pipelines.impressions import MAX_ITEMS, MAX_LABEL, ImpressionEvent
+from pipelines.online_metrics import METRIC_FIELDS, METRIC_KEY, UNATTRIBUTED
+from pipelines.settings import Settings
+from streaming.fast_path import _END, _SAFE_CHAR, _UUID, _sql_str, fast_path_sql
+from streaming.sql import offsets_spec, slow_checked_sql
+
+UNKNOWN_REQUEST = "unknown_request"  # strategy: the click's request_id matches no impression (in time)
+NO_IMPRESSION = "no_impression"  # strategy: no request_id and no impression of that movie for the user
+IMPRESSION_TYPE = (
+    ("ok", "BOOLEAN"), ("reason", "STRING"), ("request_id", "STRING"), ("user_id", "BIGINT"),
+    ("model_name", "STRING"), ("model_version", "STRING"), ("variant", "STRING"), ("strategy", "STRING"),
+    ("items", "STRING"), ("ts", "BIGINT"),
+)  # fmt: skip
+
+
+def online_table(settings: Settings) -> str:
+    """PostgreSQL table of the window rows: `online_metrics` (+ the suffix of a non-default feedback table)."""
+    base = settings.feedback_postgres_table
+    suffix = base[len("click_feedback") :] if base.startswith("click_feedback") else f"_{base}"
+    return landed.checked_table(f"online_metrics{suffix}")
+
+
+def online_table_ddl(table: str) -> str:
+    return f"""CREATE TABLE IF NOT EXISTS {landed.checked_table(table)} (
+        window_start bigint NOT NULL, window_end bigint NOT NULL, model_name text NOT NULL,
+        model_version text NOT NULL, variant text NOT NULL, strategy text NOT NULL, impressions bigint NOT NULL,
+        clicks bigint NOT NULL, clicks_at_10 bigint NOT NULL, ctr_at_10 double precision,
+        mean_clicked_position double precision, landed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (window_start, model_version, variant, strategy))"""
+
+
+def impression_regex() -> str:
+    """The canonical ImpressionEvent payload (ImpressionEvent.to_json_bytes()) as one regex."""
+    fields = list(ImpressionEvent.model_fields)
+    expected = ["schema_version", "request_id", "user_id", "model_name", "model_version", "variant", "strategy",
+                "items", "ts"]  # fmt: skip
+    if fields != expected:
+        raise RuntimeError(f"ImpressionEvent fields changed ({fields}); update streaming.online_sql")
+    (version,) = typing.get_args(ImpressionEvent.model_fields["schema_version"].annotation)
+    variants = typing.get_args(ImpressionEvent.model_fields["variant"].annotation)
+    strategies = typing.get_args(ImpressionEvent.model_fields["strategy"].annotation)
+    one_of = lambda values: "(?:" + "|".join(re.escape(v) for v in values) + ")"  # noqa: E731
+    ident = "[1-9][0-9]{0,8}"  # 9 digits <= MAX_ID
+    assert MAX_ID >= 10**9 - 1
+    label = f"{_SAFE_CHAR}{{1,{MAX_LABEL}}}"
+    return (
+        f'^\\{{"schema_version":{version},"request_id":"{_UUID}","user_id":{ident},"model_name":"{label}",'
+        f'"model_version":"{label}","variant":"{one_of(variants)}","strategy":"{one_of(strategies)}",'
+        f'"items":\\[(?:{ident}(?:,{ident}){{0,{MAX_ITEMS - 1}}})?\\],"ts":(?:0|[1-9][0-9]{{0,12}})\\}}{_END}'
+    )
+
+
+def _seconds(n: int) -> str:
+    """An interval literal of n seconds (the default leading precision, 2 digits, rejects 120)."""
+    return f"INTERVAL '{int(n)}' SECOND({max(2, len(str(int(n))))})"
+
+
+def _kafka(settings: Settings) -> str:
+    return f"'connector' = 'kafka', 'properties.bootstrap.servers' = '{settings.kafka_bootstrap}'"
+
+
+def _source(
+    settings: Settings, name: str, topic: str, stop: dict[int, int] | None, long_running: bool
+) -> str:
+    bounded = (
+        f", 'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{offsets_spec(stop)}'"
+        if stop is not None
+        else ""
+    )
+    idle = (
+        f", 'scan.watermark.idle-timeout' = '{max(settings.online_allowed_lateness_s, 5)}s'"
+        if long_running
+        else ""
+    )
+    skew_ms = settings.max_future_skew_s * 1000
+    raw_ts = "COALESCE(TRY_CAST(JSON_VALUE(payload, '$.ts') AS BIGINT), CAST(0 AS BIGINT))"
+    return f"""CREATE TEMPORARY TABLE {name} (
+        payload STRING,
+        kafka_partition INT METADATA FROM 'partition' VIRTUAL,
+        kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
+        rowtime AS TO_TIMESTAMP_LTZ(CASE WHEN {raw_ts} < 0 OR {raw_ts} > UNIX_TIMESTAMP() * 1000 + {skew_ms}
+            THEN CAST(0 AS BIGINT) ELSE {raw_ts} END, 3),
+        WATERMARK FOR rowtime AS rowtime - {_seconds(settings.online_allowed_lateness_s)}
+    ) WITH ({_kafka(settings)}, 'topic' = '{topic}', 'format' = 'raw',
+        'properties.group.id' = '{settings.flink_online_consumer_group}',
+        'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest',
+        'properties.commit.offsets.on.checkpoint' = 'true', 'scan.watermark.emit.strategy' = 'on-event'{idle}{bounded})"""
+
+
+def ddl(settings: Settings, stop: dict[str, dict[int, int]] | None) -> list[str]:
+    """Sources (impressions, clicks), the DLQ, the metric file sink, the trending topic and the optional JDBC sink."""
+    long_running = stop is None
+    interval = f"{settings.flink_checkpoint_interval_s}s"
+    metric_columns = """window_start BIGINT, window_end BIGINT, model_name STRING, model_version STRING,
+        variant STRING, strategy STRING, impressions BIGINT, clicks BIGINT, clicks_at_10 BIGINT, ctr_at_10 DOUBLE,
+        mean_clicked_position DOUBLE"""
+    statements = [
+        _source(
+            settings,
+            "impressions_raw",
+            settings.impressions_topic,
+            stop and stop["impressions"],
+            long_running,
+        ),
+        _source(settings, "online_clicks_raw", settings.clicks_topic, stop and stop["clicks"], long_running),
+        f"""CREATE TEMPORARY TABLE online_dlq (
+            reason STRING, payload STRING, kafka_partition INT, kafka_offset BIGINT, rejected_at BIGINT,
+            topic STRING, kind STRING
+        ) WITH ({_kafka(settings)}, 'topic' = '{settings.dlq_topic}', 'format' = 'json',
+            'sink.delivery-guarantee' = 'at-least-once')""",
+        f"""CREATE TEMPORARY TABLE online_files ({metric_columns}, dt STRING) PARTITIONED BY (dt)
+            WITH ('connector' = 'filesystem', 'path' = '{settings.online_metrics_dir.as_uri()}', 'format' = 'json',
+            'auto-compaction' = 'true', 'compaction.file-size' = '64MB', 'sink.parallelism' = '1',
+            'sink.rolling-policy.rollover-interval' = '{interval}', 'sink.rolling-policy.check-interval' = '1s')""",
+        f"""CREATE TEMPORARY TABLE trending (
+            movie_key STRING, movie_id BIGINT, clicks BIGINT, likes BIGINT, window_end BIGINT
+        ) WITH ({_kafka(settings)}, 'topic' = '{settings.trending_topic}', 'key.format' = 'raw',
+            'key.fields' = 'movie_key', 'value.format' = 'json', 'value.fields-include' = 'EXCEPT_KEY',
+            'sink.delivery-guarantee' = 'at-least-once')""",
+    ]
+    if settings.feedback_postgres_url:
+        statements.append(
+            f"""CREATE TEMPORARY TABLE online_pg ({metric_columns},
+                PRIMARY KEY ({", ".join(METRIC_KEY)}) NOT ENFORCED
+            ) WITH ('connector' = 'jdbc', 'url' = '{landed.jdbc_url(settings.feedback_postgres_url)}',
+                'table-name' = '{online_table(settings)}', 'sink.buffer-flush.interval' = '1s',
+                'sink.buffer-flush.max-rows' = '500', 'sink.max-retries' = '5')"""
+        )
+    return statements
+
+
+# Decided right after the source, before any union: an operator behind a union reads the minimum watermark of
+# its inputs, which lags behind the source's by an arbitrary amount, so the decision would depend on timing.
+ON_TIME = "on_time"
+LATE_REASON = "'late: ts ' || CAST(ts AS STRING) || ' is at or before the watermark ' || CAST(wm AS STRING)"
+TIMED = ("rowtime", "on_time", "wm")  # carried from the timed_* views through validation
+
+
+def timed_view(name: str, source: str) -> str:
+    """`source` + on_time (rowtime after the current watermark) + wm (the watermark, epoch ms), per record."""
+    return f"""CREATE TEMPORARY VIEW {name} AS
+        SELECT payload, kafka_partition, kafka_offset, rowtime,
+            COALESCE(rowtime > CURRENT_WATERMARK(rowtime), TRUE) AS on_time,
+            UNIX_TIMESTAMP(DATE_FORMAT(CURRENT_WATERMARK(rowtime), 'yyyy-MM-dd HH:mm:ss')) * 1000 AS wm
+        FROM {source}"""
+
+
+def impression_views() -> list[str]:
+    """impressions_checked (canonical in SQL, the rest via parse_impression) -> on-time / late / rejected."""
+    is_fast = f"COALESCE(REGEXP(payload, {_sql_str(impression_regex())}), FALSE)"
+    return [
+        timed_view("impressions_timed", "impressions_raw"),
+        f"""CREATE TEMPORARY VIEW imp_fast AS
+            SELECT payload, kafka_partition, kafka_offset, TRUE AS ok, CAST(NULL AS STRING) AS reason,
+                JSON_VALUE(payload, '$.request_id') AS request_id,
+                CAST(JSON_VALUE(payload, '$.user_id') AS BIGINT) AS user_id,
+                JSON_VALUE(payload, '$.model_name') AS model_name, JSON_VALUE(payload, '$.model_version') AS model_version,
+                JSON_VALUE(payload, '$.variant') AS variant, JSON_VALUE(payload, '$.strategy') AS strategy,
+                CAST(JSON_QUERY(payload, '$.items' RETURNING ARRAY<STRING>) AS ARRAY<BIGINT>) AS items,
+                CAST(JSON_VALUE(payload, '$.ts') AS BIGINT) AS ts, rowtime, on_time, wm
+            FROM impressions_timed WHERE {is_fast}""",
+        f"""CREATE TEMPORARY VIEW imp_slow AS
+            SELECT payload, kafka_partition, kafka_offset, r.ok AS ok,
+                CASE WHEN r.ok THEN CAST(NULL AS STRING) ELSE r.reason END AS reason,
+                r.request_id AS request_id, r.user_id AS user_id, r.model_name AS model_name,
+                r.model_version AS model_version, r.variant AS variant, r.strategy AS strategy,
+                CASE WHEN r.ok AND r.items <> '' THEN CAST(SPLIT(r.items, ',') AS ARRAY<BIGINT>) END AS items,
+                r.ts AS ts, rowtime, on_time, wm
+            FROM (SELECT payload, kafka_partition, kafka_offset, parse_impression(payload) AS r, rowtime, on_time, wm
+                  FROM impressions_timed WHERE NOT {is_fast})""",
+        """CREATE TEMPORARY VIEW imp_checked AS
+            SELECT * FROM imp_fast UNION ALL SELECT * FROM imp_slow""",
+        f"""CREATE TEMPORARY VIEW imp_on_time AS
+            SELECT request_id, user_id, model_name, model_version, variant, strategy, items, ts, rowtime
+            FROM imp_checked WHERE ok AND {ON_TIME}""",
+        f"""CREATE TEMPORARY VIEW imp_rejected AS
+            SELECT CASE WHEN ok THEN {LATE_REASON} ELSE reason END AS reason, payload, kafka_partition,
+                kafka_offset, CASE WHEN ok THEN 'late' ELSE 'invalid' END AS kind
+            FROM imp_checked WHERE NOT ok OR NOT {ON_TIME}""",
+        # one row per shown item: (request, user, movie, position) with the impression's rowtime
+        """CREATE TEMPORARY VIEW imp_items AS
+            SELECT request_id, user_id, m AS movie_id, ARRAY_POSITION(items, m) AS item_position, model_name,
+                model_version, variant, strategy, ts AS imp_ts, rowtime
+            FROM imp_on_time CROSS JOIN UNNEST(items) AS t(m)""",
+        # versioned views (event-time temporal join targets): the latest impression per key as of a click's time
+        """CREATE TEMPORARY VIEW imp_by_request AS
+            SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY request_id, movie_id ORDER BY rowtime DESC)
+                AS rn FROM imp_items) WHERE rn = 1""",
+        """CREATE TEMPORARY VIEW imp_by_user_movie AS
+            SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id, movie_id ORDER BY rowtime DESC)
+                AS rn FROM imp_items) WHERE rn = 1""",
+    ]
+
+
+def click_views(settings: Settings) -> list[str]:
+    """clicks validated like the landing job (SQL fast path + parse_event fallback) -> on-time / late."""
+    carry = TIMED
+    views = [timed_view("clicks_timed", "online_clicks_raw")]
+    views += list(fast_path_sql("clicks_timed", settings.max_future_skew_s, carry, prefix="oc_").values())
+    views.append(slow_checked_sql("oc_", carry, udf="parse_click"))
+    columns = (
+        "ok, event_id, user_id, movie_id, event, ts, request_id, payload, kafka_partition, kafka_offset, rowtime, "
+        "on_time, wm"
+    )
+    attribution_ms = settings.attribution_window_s * 1000
+    attributed = f"i.movie_id IS NOT NULL AND c.ts - i.imp_ts <= {attribution_ms}"
+    return views + [
+        f"""CREATE TEMPORARY VIEW clicks_checked AS
+            SELECT {columns} FROM oc_fast_checked UNION ALL SELECT {columns} FROM oc_slow_checked""",
+        f"""CREATE TEMPORARY VIEW clicks_on_time AS
+            SELECT event_id, user_id, movie_id, event, ts, request_id, rowtime FROM clicks_checked
+            WHERE ok AND {ON_TIME}""",
+        f"""CREATE TEMPORARY VIEW clicks_late AS
+            SELECT {LATE_REASON} AS reason, payload, kafka_partition, kafka_offset, 'late' AS kind
+            FROM clicks_checked WHERE ok AND NOT {ON_TIME}""",
+        # attribution: by request_id (and movie) when the click has one, else the user's latest impression of
+        # the movie; either way at most attribution_window_s before the click
+        f"""CREATE TEMPORARY VIEW attributed_by_request AS
+            SELECT c.event_id, c.rowtime,
+                CASE WHEN {attributed} THEN i.model_name ELSE '' END AS model_name,
+                CASE WHEN {attributed} THEN i.model_version ELSE '' END AS model_version,
+                CASE WHEN {attributed} THEN i.variant ELSE '{UNATTRIBUTED}' END AS variant,
+                CASE WHEN {attributed} THEN i.strategy ELSE '{UNKNOWN_REQUEST}' END AS strategy,
+                CASE WHEN {attributed} THEN i.item_position END AS item_position
+            FROM (SELECT * FROM clicks_on_time WHERE event = 'click' AND request_id IS NOT NULL) AS c
+            LEFT JOIN imp_by_request FOR SYSTEM_TIME AS OF c.rowtime AS i
+                ON c.request_id = i.request_id AND c.movie_id = i.movie_id""",
+        f"""CREATE TEMPORARY VIEW attributed_by_user AS
+            SELECT c.event_id, c.rowtime,
+                CASE WHEN {attributed} THEN i.model_name ELSE '' END AS model_name,
+                CASE WHEN {attributed} THEN i.model_version ELSE '' END AS model_version,
+                CASE WHEN {attributed} THEN i.variant ELSE '{UNATTRIBUTED}' END AS variant,
+                CASE WHEN {attributed} THEN i.strategy ELSE '{NO_IMPRESSION}' END AS strategy,
+                CASE WHEN {attributed} THEN i.item_position END AS item_position
+            FROM (SELECT * FROM clicks_on_time WHERE event = 'click' AND request_id IS NULL) AS c
+            LEFT JOIN imp_by_user_movie FOR SYSTEM_TIME AS OF c.rowtime AS i
+                ON c.user_id = i.user_id AND c.movie_id = i.movie_id""",
+    ]
+
+
+def metric_views(settings: Settings) -> list[str]:
+    w = settings.online_window_s
+    epoch_ms = "UNIX_TIMESTAMP(DATE_FORMAT({0}, 'yyyy-MM-dd HH:mm:ss')) * 1000"
+    return [
+        """CREATE TEMPORARY VIEW online_events AS
+            SELECT model_name, model_version, variant, strategy, 1 AS is_impression, CAST(NULL AS STRING) AS click_id,
+                CAST(NULL AS INT) AS item_position, rowtime FROM imp_on_time
+            UNION ALL SELECT model_name, model_version, variant, strategy, 0, event_id, item_position, rowtime
+                FROM attributed_by_request
+            UNION ALL SELECT model_name, model_version, variant, strategy, 0, event_id, item_position, rowtime
+                FROM attributed_by_user""",
+        f"""CREATE TEMPORARY VIEW online_windows AS
+            SELECT {epoch_ms.format("window_start")} AS window_start, {epoch_ms.format("window_end")} AS window_end,
+                model_name, model_version, variant, strategy, impressions, clicks, clicks_at_10,
+                CASE WHEN impressions > 0 THEN CAST(clicks_at_10 AS DOUBLE) / impressions END AS ctr_at_10,
+                mean_clicked_position
+            FROM (
+                SELECT window_start, window_end, model_name, model_version, variant, strategy,
+                    CAST(SUM(is_impression) AS BIGINT) AS impressions, COUNT(DISTINCT click_id) AS clicks,
+                    COUNT(DISTINCT CASE WHEN item_position <= 10 THEN click_id END) AS clicks_at_10,
+                    AVG(CAST(item_position AS DOUBLE)) AS mean_clicked_position
+                FROM TABLE(TUMBLE(TABLE online_events, DESCRIPTOR(rowtime), {_seconds(w)}))
+                GROUP BY window_start, window_end, model_name, model_version, variant, strategy)""",
+        f"""CREATE TEMPORARY VIEW trending_windows AS
+            SELECT CAST(movie_id AS STRING) AS movie_key, movie_id, clicks, likes,
+                {epoch_ms.format("window_end")} AS window_end
+            FROM (
+                SELECT window_start, window_end, movie_id,
+                    COUNT(DISTINCT CASE WHEN event = 'click' THEN event_id END) AS clicks,
+                    COUNT(DISTINCT CASE WHEN event = 'like' THEN event_id END) AS likes
+                FROM TABLE(HOP(TABLE clicks_on_time, DESCRIPTOR(rowtime), {_seconds(settings.trending_slide_s)},
+                    {_seconds(settings.trending_window_s)}))
+                WHERE event IN ('click', 'like')
+                GROUP BY window_start, window_end, movie_id)""",
+    ]
+
+
+def inserts(settings: Settings) -> list[str]:
+    now = "UNIX_TIMESTAMP() * 1000"
+    fields = ", ".join(METRIC_FIELDS)
+    statements = [
+        f"""INSERT INTO online_dlq
+            SELECT reason, payload, kafka_partition, kafka_offset, {now}, '{settings.impressions_topic}', kind
+                FROM imp_rejected
+            UNION ALL SELECT reason, payload, kafka_partition, kafka_offset, {now}, '{settings.clicks_topic}', kind
+                FROM clicks_late""",
+        f"""INSERT INTO online_files SELECT {fields},
+            DATE_FORMAT(TO_TIMESTAMP_LTZ(window_start, 3), 'yyyy-MM-dd') AS dt FROM online_windows""",
+        "INSERT INTO trending SELECT movie_key, movie_id, clicks, likes, window_end FROM trending_windows",
+    ]
+    if settings.feedback_postgres_url:
+        statements.append(f"INSERT INTO online_pg SELECT {fields} FROM online_windows")
+    return statements
