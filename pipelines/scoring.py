@@ -7,7 +7,7 @@ the exact id maps it was trained with.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +117,7 @@ class Recommender:
         cold = pd.read_csv(folder / "cold_start.csv")
         self._cold_ids = cold.item_id.to_numpy(np.int64)
         self._cold_scores = cold.score.to_numpy(np.float64)
+        self._cold_lookup: dict[int, float] | None = None
         self.genres = sorted({g for m in self.movies.values() for g in m.genres if g != "(no genres listed)"})
         self._all_items = np.arange(self.maps.n_items, dtype=np.int32)
         self.content_spec = ItemFeatureSpec.load(folder)
@@ -258,20 +259,42 @@ class Recommender:
         used = min(int((idx >= 0).sum()), self.foldin.config.max_clicks)
         return self._ranked(self.fast.score_vector(user_repr), k, np.concatenate([history, idx])), used
 
-    def cold_start(self, k: int = 10, genres: Iterable[str] | None = None,
-                   exclude: Iterable[int] = ()) -> list[tuple[int, float]]:  # fmt: skip
-        """Damped-popularity top-k, optionally only movies having at least one of `genres`."""
+    def cold_start(self, k: int = 10, genres: Iterable[str] | None = None, exclude: Iterable[int] = (),
+                   boosts: Mapping[int, float] | None = None) -> list[tuple[int, float]]:  # fmt: skip
+        """Damped-popularity top-k, optionally only movies having at least one of `genres`.
+
+        `boosts` (movie_id -> score added, e.g. what is trending now) re-rank the list: a boosted movie competes
+        with its damped-popularity score plus its boost, wherever it sits in the popularity order.
+        """
         wanted = {g.lower() for g in genres or () if g}
         skip = set(exclude)
-        out: list[tuple[int, float]] = []
-        for movie_id, score in zip(self._cold_ids, self._cold_scores, strict=False):
+
+        def eligible(movie_id: int) -> bool:
             if movie_id in skip:
-                continue
-            if wanted:
-                movie = self.movies.get(int(movie_id))
-                if movie is None or not wanted.intersection(g.lower() for g in movie.genres):
-                    continue
-            out.append((int(movie_id), float(score)))
-            if len(out) >= k:
-                break
-        return out
+                return False
+            if not wanted:
+                return True
+            movie = self.movies.get(movie_id)
+            return movie is not None and bool(wanted.intersection(g.lower() for g in movie.genres))
+
+        boosts = {m: b for m, b in (boosts or {}).items() if b > 0 and eligible(m)}
+        depth = k + len(boosts)  # the k best un-boosted movies can only be pushed down by boosted ones
+        out: list[tuple[int, float]] = []
+        for raw_id, raw_score in zip(
+            self._cold_ids, self._cold_scores, strict=False
+        ):  # lazily: stops at depth
+            movie_id = int(raw_id)
+            if eligible(movie_id):
+                out.append((movie_id, float(raw_score) + boosts.pop(movie_id, 0.0)))
+                if len(out) >= depth:
+                    break
+        if boosts:  # boosted movies below that depth, or with no rating at all (added this week)
+            cold = self._cold_score_by_id()
+            out += [(m, cold.get(m, 0.0) + b) for m, b in boosts.items()]
+        out.sort(key=lambda pair: -pair[1])
+        return out[:k]
+
+    def _cold_score_by_id(self) -> dict[int, float]:
+        if self._cold_lookup is None:
+            self._cold_lookup = dict(zip(self._cold_ids.tolist(), self._cold_scores.tolist(), strict=True))
+        return self._cold_lookup

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from pydantic_core import to_json
 
-from serving.schemas import LegacyMovie, LegacyPredictOut, ModelRef, RecommendationsOut, RecommendedMovie
+from pipelines.impressions import ImpressionEvent
+from serving.schemas import (
+    LegacyMovie,
+    LegacyPredictOut,
+    ModelRef,
+    RecommendationsOut,
+    RecommendedMovie,
+    Variant,
+)
 
 # candidates ranked per wanted item when a genre filter narrows a folded-in list
 GENRE_OVERFETCH = 20
@@ -52,7 +62,12 @@ def _in_genres(rec: Any, pairs: list[tuple[int, float]], genres: list[str] | Non
 
 
 def _choose(
-    rec: Any, user_id: int | None, k: int, events: list[tuple[int, str]], genres: list[str] | None
+    rec: Any,
+    user_id: int | None,
+    k: int,
+    events: list[tuple[int, str]],
+    genres: list[str] | None,
+    boosts: Callable[[], Mapping[int, float]] | None = None,
 ) -> tuple[str, list[tuple[int, float]], int]:
     """(strategy, (movie_id, score) pairs, fresh clicks folded in) for one request.
 
@@ -75,7 +90,11 @@ def _choose(
     # genres asked for = the person told us what they like now: honour it with the cold-start ranking,
     # but never show a known user the movies they already rated
     exclude = recent | (rec.seen(user_id) if known else set())
-    return "cold_start", rec.cold_start(k, genres=genres, exclude=exclude), 0
+    return (
+        "cold_start",
+        rec.cold_start(k, genres=genres, exclude=exclude, boosts=boosts() if boosts else None),
+        0,
+    )
 
 
 def movie_items(rec: Any, pairs: list[tuple[int, float]]) -> list[RecommendedMovie]:
@@ -99,6 +118,7 @@ def _answer(
     k: int,
     events: list[tuple[int, str]] | None,
     genres: Iterable[str] | None,
+    boosts: Callable[[], Mapping[int, float]] | None = None,
 ) -> tuple[str, list[tuple[int, float]], int, list[str] | None, int]:
     """(strategy, (movie_id, score) pairs, folded clicks, genre filter, excluded recent clicks) for one request."""
     if champion is None:
@@ -106,8 +126,55 @@ def _answer(
     rec = champion.recommender
     events = list(events or [])
     wanted_genres = normalize_genres(genres, catalog_genres(rec))
-    strategy, pairs, folded = _choose(rec, user_id, k, events, wanted_genres)
+    strategy, pairs, folded = _choose(rec, user_id, k, events, wanted_genres, boosts)
     return strategy, pairs, folded, wanted_genres, len({movie for movie, _ in events})
+
+
+@dataclass
+class Served:
+    """One answer of the replica, before it is serialized: which model (A/B arm) answered, what it showed."""
+
+    champion: Any
+    variant: Variant
+    request_id: uuid.UUID
+    strategy: str
+    pairs: list[tuple[int, float]]
+    folded: int
+    genres: list[str] | None
+    excluded: int
+
+    def envelope(self, user_id: int | None, k: int, items: list[RecommendedMovie]) -> RecommendationsOut:
+        return RecommendationsOut(
+            user_id=user_id, k=k, strategy=self.strategy,
+            model=ModelRef(name=self.champion.model_name, version=str(self.champion.version)),
+            genres=self.genres or [], excluded_recent_clicks=self.excluded, folded_clicks=self.folded,
+            variant=self.variant, request_id=self.request_id, items=items,
+        )  # fmt: skip
+
+
+def serve(runtime: Any, user_id: int | None, k: int, genres: Iterable[str] | None = None) -> Served:
+    """The replica's answer: the user's A/B arm, their fresh clicks, trending lifts cold start; the impression is
+    queued for the broker (never waited for)."""
+    champion, variant = runtime.model_for(user_id)
+    trending, weight = getattr(runtime, "trending", None), runtime.settings.trending_weight
+    boosts = (lambda: trending.boosts(weight)) if trending is not None else None
+    strategy, pairs, folded, wanted, excluded = _answer(
+        champion, user_id, k, _fresh(runtime, user_id), genres, boosts
+    )
+    served = Served(champion, variant, uuid.uuid4(), strategy, pairs, folded, wanted, excluded)
+    publish_impression(runtime, user_id, served)
+    return served
+
+
+def publish_impression(runtime: Any, user_id: int | None, served: Served) -> None:
+    """What this answer showed, to the impressions topic (anonymous answers have no one to attribute clicks to)."""
+    publisher = getattr(runtime, "impressions", None)
+    if publisher is None or user_id is None:
+        return
+    event = ImpressionEvent(request_id=served.request_id, user_id=user_id, model_name=served.champion.model_name,
+                            model_version=str(served.champion.version), variant=served.variant,
+                            strategy=served.strategy, items=[m for m, _ in served.pairs])  # fmt: skip
+    publisher.offer(event.kafka_key(), event.to_json_bytes())
 
 
 def build_recommendations(
@@ -124,26 +191,16 @@ def build_recommendations(
     `events`: the user's fresh (movie_id, event) clicks, oldest first; user_id None = anonymous.
     """
     strategy, pairs, folded, wanted_genres, excluded = _answer(champion, user_id, k, events, genres)
-    items = movie_items(champion.recommender, pairs)
-    return RecommendationsOut(
-        user_id=user_id,
-        k=k,
-        strategy=strategy,
-        model=ModelRef(name=champion.model_name, version=str(champion.version)),
-        genres=wanted_genres or [],
-        excluded_recent_clicks=excluded,
-        folded_clicks=folded,
-        items=items,
-    )
+    served = Served(champion, "champion", uuid.uuid4(), strategy, pairs, folded, wanted_genres, excluded)
+    return served.envelope(user_id, k, movie_items(champion.recommender, pairs))
 
 
 def recommendations_for(
     runtime: Any, user_id: int | None, k: int, genres: Iterable[str] | None = None
 ) -> RecommendationsOut:
     """The one recommend path of both HTTP forms: the user's fresh clicks from the replica's state, then the model."""
-    return build_recommendations(
-        runtime.holder.current, user_id, k, events=_fresh(runtime, user_id), genres=genres
-    )
+    served = serve(runtime, user_id, k, genres)
+    return served.envelope(user_id, k, movie_items(served.champion.recommender, served.pairs))
 
 
 def _fresh(runtime: Any, user_id: int | None) -> list[tuple[int, str]]:
@@ -188,20 +245,9 @@ def recommendations_json(
     """`recommendations_for(...).model_dump_json()`, byte for byte, at a fraction of the cost: the envelope is
     still a RecommendationsOut (validated, serialized by pydantic); each item is its cached movie prefix plus the
     score serialized by pydantic-core (one call for all scores, same float format as the model's)."""
-    champion = runtime.holder.current
-    strategy, pairs, folded, wanted_genres, excluded = _answer(
-        champion, user_id, k, _fresh(runtime, user_id), genres
-    )
-    envelope = RecommendationsOut(
-        user_id=user_id,
-        k=k,
-        strategy=strategy,
-        model=ModelRef(name=champion.model_name, version=str(champion.version)),
-        genres=wanted_genres or [],
-        excluded_recent_clicks=excluded,
-        folded_clicks=folded,
-        items=[],
-    )
+    served = serve(runtime, user_id, k, genres)
+    champion, pairs = served.champion, served.pairs
+    envelope = served.envelope(user_id, k, [])
     head = envelope.model_dump_json().encode()
     if not pairs:
         return head

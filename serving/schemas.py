@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pipelines.events import MAX_ID, ClickEvent, EventType, future_ts_reason, latest_allowed_ts
 
 Strategy = Literal["personalized", "personalized_from_clicks", "cold_start"]
+Variant = Literal["champion", "challenger"]
 MAX_K = 100
 
 
@@ -27,6 +28,9 @@ class ClickIn(BaseModel):
     event: EventType = "click"
     ts: int | None = Field(None, ge=0, le=10**14, strict=True, description="epoch milliseconds; default: now")
     source: str = Field("api", min_length=1, max_length=64)
+    request_id: uuid.UUID | None = Field(
+        None, description="the recommendation response (its request_id) the movie was clicked in"
+    )
 
 
 class LegacyClickIn(BaseModel):
@@ -90,6 +94,11 @@ class RecommendationsOut(BaseModel):
         description="fresh clicks of this user excluded on top of training history"
     )
     folded_clicks: int = Field(0, description="fresh clicks folded into the user's vector for this answer")
+    variant: Variant = Field("champion", description="A/B arm: the model behind `champion` or `challenger`")
+    request_id: uuid.UUID = Field(
+        default_factory=uuid.uuid4,
+        description="this answer's impression; send it back with clicks on its items",
+    )
     items: list[RecommendedMovie]
 
 
@@ -184,6 +193,7 @@ def click_event_from_body(body: Any, now_ms: int, max_future_skew_s: int) -> Cli
                 event=new.event,
                 ts=new.ts if new.ts is not None else now_ms,
                 source=new.source,
+                request_id=new.request_id,
             )
             if new.event_id is not None:
                 fields["event_id"] = new.event_id

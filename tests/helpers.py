@@ -62,3 +62,11 @@ def read_topic(bootstrap: str, topic: str, partitions: int, want: int, timeout: 
     finally:
         consumer.close()
     return records
+
+
+def same_but_request_id(got: bytes, expected: bytes) -> bool:
+    """Two recommendation bodies are byte-equal once their request_id (a fresh uuid4 per answer) is aligned."""
+    import json
+
+    ours, theirs = json.loads(got)["request_id"], json.loads(expected)["request_id"]
+    return got.replace(ours.encode(), theirs.encode()) == expected
