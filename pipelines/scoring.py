@@ -263,9 +263,11 @@ class Recommender:
                    boosts: Mapping[int, float] | None = None) -> list[tuple[int, float]]:  # fmt: skip
         """Damped-popularity top-k, optionally only movies having at least one of `genres`.
 
-        `boosts` (movie_id -> score added, e.g. what is trending now) re-rank the list: a boosted movie competes
-        with its damped-popularity score plus its boost, wherever it sits in the popularity order.
+        `boosts` (movie_id -> share of the best damped-popularity score to add, e.g. what is trending now) re-rank
+        the list: a boosted movie competes with its own score plus that share of the top score, wherever it sits
+        in the popularity order.
         """
+        top_score = float(self._cold_scores[0]) if len(self._cold_scores) else 1.0
         wanted = {g.lower() for g in genres or () if g}
         skip = set(exclude)
 
@@ -277,7 +279,7 @@ class Recommender:
             movie = self.movies.get(movie_id)
             return movie is not None and bool(wanted.intersection(g.lower() for g in movie.genres))
 
-        boosts = {m: b for m, b in (boosts or {}).items() if b > 0 and eligible(m)}
+        boosts = {m: b * top_score for m, b in (boosts or {}).items() if b > 0 and eligible(m)}
         depth = k + len(boosts)  # the k best un-boosted movies can only be pushed down by boosted ones
         out: list[tuple[int, float]] = []
         for raw_id, raw_score in zip(

@@ -209,7 +209,9 @@ class Settings(BaseSettings):
         10_000, ge=1, description="Impressions queued for the broker; beyond: dropped, counted"
     )
     trending_weight: float = Field(
-        0.5, ge=0, description="Cold start: the hottest movie's score gain (serving/trending.py's blend rule)"
+        0.5,
+        ge=0,
+        description="Cold start: the hottest movie gains this share of the top score (serving/trending.py)",
     )
     promotion_policy: Literal["offline", "online"] = Field(
         "offline",

@@ -1,10 +1,11 @@
 """Trending now: the per-movie click/like counts of the newest sliding window, as the online Flink job publishes
 them to the trending topic ({"movie_id", "clicks", "likes", "window_end"}), and how they lift cold start.
 
-Blend rule (documented in docs/serving.md): a cold-start candidate's damped-popularity score s becomes
-s + weight * log1p(heat) / log1p(max_heat), heat = clicks + 2 * likes in the newest window. A movie nobody
-touched in the window keeps its score; the hottest movie gains `weight` (the top damped-popularity scores are
-around 1.5-2, so 0.5 moves a hot movie up the list without letting a single click outrank the classics).
+Blend rule (documented in docs/online-evaluation.md): a cold-start candidate's damped-popularity score s becomes
+s + weight * s_top * log1p(heat) / log1p(max_heat), with heat = clicks + 2 * likes in the newest window and s_top
+the best damped-popularity score. A movie nobody touched in the window keeps its score; the hottest movie gains
+`weight` (default 0.5) times the top score, so it reaches the list from anywhere in the popularity order, while
+a single click on an obscure movie stays small next to the classics.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class TrendingState:
         return [(m, c, lk) for m, (c, lk) in ranked[:k]]
 
     def boosts(self, weight: float) -> dict[int, float]:
-        """movie_id -> score added to cold start (see the module docstring)."""
+        """movie_id -> share of the top cold-start score added to the movie's (see the module docstring)."""
         _, counts = self.latest()
         heat = {m: c + LIKE_WEIGHT * lk for m, (c, lk) in counts.items()}
         hottest = max(heat.values(), default=0.0)

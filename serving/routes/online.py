@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -43,3 +44,32 @@ def online_status(runtime: Runtime) -> dict:
         "impressions": runtime.impressions.status() if runtime.impressions is not None else None,
         "trending": runtime.trending_follower.stats() if runtime.trending_follower is not None else None,
     }  # fmt: skip
+
+
+@router.get(
+    "/online/metrics", summary="Online CTR@10 per model version and A/B arm, per window (landed by Flink)"
+)
+def online_metrics(
+    runtime: Runtime, hours: Annotated[float, Query(gt=0, le=24 * 30, description="how far back")] = 24.0
+) -> dict:
+    from pipelines.online_metrics import arm_totals, compare_ctr, read_online_metrics
+
+    since_ms = int((time.time() - hours * 3600) * 1000)
+    rows = read_online_metrics(runtime.settings, since_ms)
+    series: dict[str, list[dict]] = {}
+    for (version, variant), part in rows.groupby(["model_version", "variant"], sort=True):
+        per_window = part.groupby("window_start")[["impressions", "clicks_at_10"]].sum().reset_index()
+        series[f"v{version} ({variant})"] = [
+            {"window_start": int(r.window_start), "impressions": int(r.impressions), "clicks_at_10": int(r.clicks_at_10),
+             "ctr_at_10": (r.clicks_at_10 / r.impressions) if r.impressions else None}
+            for r in per_window.itertuples()
+        ]  # fmt: skip
+    totals = arm_totals(rows) if len(rows) else {}
+    test = None
+    champ, chall = totals.get("champion") or {}, totals.get("challenger") or {}
+    if champ.get("impressions") and chall.get("impressions"):
+        test = compare_ctr(
+            champ["clicks_at_10"], champ["impressions"], chall["clicks_at_10"], chall["impressions"]
+        )
+    return {"since_ms": since_ms, "window_s": runtime.settings.online_window_s, "series": series, "totals": totals,
+            "test": test, "policy": runtime.settings.promotion_policy}  # fmt: skip

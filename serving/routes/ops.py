@@ -40,7 +40,7 @@ def _endpoints(request: Request) -> list[str]:
     """Every documented route of this API (from its OpenAPI), plus BentoML's own and the page."""
     paths = request.app.openapi()["paths"]
     documented = {f"{method.upper()} {path}" for path, ops in paths.items() for method in ops}
-    return sorted(documented | BENTOML_ENDPOINTS | {"GET /ui/"})
+    return sorted(documented | BENTOML_ENDPOINTS | {"GET /ui/", "GET /ui/metrics"})
 
 
 @router.get("/debug", summary="Legacy: status, endpoints and an example")
@@ -71,6 +71,12 @@ def debug(runtime: Runtime, request: Request) -> dict[str, Any]:
 @router.get("/ui", include_in_schema=False)
 def ui_redirect() -> RedirectResponse:
     return RedirectResponse("/ui/")
+
+
+@router.get("/ui/metrics", include_in_schema=False)
+def metrics_page() -> FileResponse:
+    """Online CTR per model version over time, and what is trending (reads /online/metrics, /trending)."""
+    return FileResponse(STATIC_DIR / "metrics.html")
 
 
 @router.get("/ui/", include_in_schema=False)

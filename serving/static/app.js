@@ -55,20 +55,36 @@ async function load() {
   if (!resp.ok) { status(`Could not load recommendations: ${await errorText(resp)}`, true); return; }
   render(await resp.json());
   status("");
-  await loadNewMovies();
+  await Promise.all([loadNewMovies(), loadTrending()]);
+}
+
+async function loadTrending() {
+  // what the stream job counts as hot right now; the row is hidden while nothing is trending
+  const resp = await fetch("/trending?k=5", { headers: { Accept: "application/json" } });
+  const items = resp.ok ? (await resp.json()).items.filter((m) => m.title) : [];
+  const list = $("trending-recs");
+  list.replaceChildren(...items.map((m) => {
+    const li = document.createElement("li");
+    li.dataset.movieId = m.movie_id;
+    li.textContent = `${m.title} · ${m.clicks} click${m.clicks === 1 ? "" : "s"}, ${m.likes} like${m.likes === 1 ? "" : "s"}`;
+    return li;
+  }));
+  $("trending-section").hidden = items.length === 0;
 }
 
 async function loadNewMovies() {
   // this week's added movies in the model's order for this user; the row is hidden when there are none
   const resp = await fetch(`/catalog/new?user_id=${currentUser}&k=5`, { headers: { Accept: "application/json" } });
   const items = resp.ok ? (await resp.json()).items : [];
-  $("new-recs").replaceChildren(...items.map(movieItem));
+  $("new-recs").replaceChildren(...items.map((m) => movieItem(m, null)));
   $("new-section").hidden = items.length === 0;
 }
 
 function render(data) {
-  $("model-badge").textContent = `model: ${data.model.name} v${data.model.version}`;
+  $("model-badge").textContent = `model: ${data.model.name} v${data.model.version}` +
+    (data.variant === "challenger" ? " (challenger arm)" : "");
   $("model-badge").dataset.version = data.model.version;
+  $("model-badge").dataset.variant = data.variant;
   const labels = {
     personalized: "personalized for you",
     personalized_from_clicks: "personalized from your clicks",
@@ -78,11 +94,11 @@ function render(data) {
   const fresh = data.folded_clicks ? ` (${data.folded_clicks} fresh click${data.folded_clicks > 1 ? "s" : ""} used)` : "";
   $("strategy").textContent = `User ${data.user_id}: ${how}${fresh}` + (data.genres.length ? ` in ${data.genres.join(", ")}` : "");
   $("strategy").dataset.strategy = data.strategy;
-  $("recs").replaceChildren(...data.items.map(movieItem));
+  $("recs").replaceChildren(...data.items.map((m) => movieItem(m, data.request_id)));
   if (!data.items.length) status("Nothing left to recommend.");
 }
 
-function movieItem(m) {
+function movieItem(m, requestId) {
   const li = document.createElement("li");
   li.dataset.movieId = m.movie_id;
   const info = document.createElement("div");
@@ -99,7 +115,7 @@ function movieItem(m) {
     const b = document.createElement("button");
     b.type = "button"; b.textContent = text; b.className = event === "like" ? "" : "secondary";
     b.dataset.event = event;
-    b.addEventListener("click", () => sendClick(li, m, event, actions));
+    b.addEventListener("click", () => sendClick(li, m, event, actions, requestId));
     actions.append(b);
   }
   li.append(info, actions);
@@ -115,7 +131,7 @@ function newEventId() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-async function sendClick(li, movie, event, actions) {
+async function sendClick(li, movie, event, actions, requestId) {
   for (const b of actions.querySelectorAll("button")) b.disabled = true;
   // one id per intended click: pressing again after a failure resends the same event, which lands once
   const key = `event_${event}`;
@@ -123,7 +139,8 @@ async function sendClick(li, movie, event, actions) {
   const resp = await fetch("/click", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ event_id: li.dataset[key], user_id: currentUser, movie_id: movie.movie_id, event, source: "web" }),
+    body: JSON.stringify({ event_id: li.dataset[key], user_id: currentUser, movie_id: movie.movie_id, event, source: "web",
+                           ...(requestId ? { request_id: requestId } : {}) }),
   });
   if (resp.status === 202) {
     li.remove();
