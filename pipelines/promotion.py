@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.online_gate import log_evidence, online_evidence, online_policy_decision
 from pipelines.run_store import RunStore
 from pipelines.settings import Settings
 
@@ -142,12 +143,30 @@ def gate(cfg: Settings, store: RunStore, force: bool) -> GateDecision:
     violations = guardrail_violations(cfg, challenger, champion_metrics) if champion is not None else []
     if promoted and violations and not force:
         promoted, reason = False, f"{reason}, but a guardrail refuses it: {'; '.join(violations)}"
+    target, challenger_value = reg["version"], challenger[metric]
+    extra: dict[str, Any] = {"champion_metric_basis": basis, "guardrail_violations": violations,
+                             "policy": cfg.promotion_policy}  # fmt: skip
+    evidence = online_evidence(cfg, str(champion.version)) if champion is not None else None
+    if evidence is not None:
+        extra["online"] = {**evidence.metrics(), "challenger_version": evidence.challenger_version}
+        if cfg.promotion_policy == "online" and not force:
+            extra["offline_decision"] = reason
+            promoted, reason = online_policy_decision(cfg, evidence)
+            target = evidence.challenger_version or reg["version"]
+            reason += f"; this run's version {reg['version']} is the challenger now"
+            metric = "online_ctr_at_10"
+            arms = {
+                arm: (evidence.totals.get(arm) or {}).get("ctr_at_10") for arm in ("champion", "challenger")
+            }
+            challenger_value = float("nan") if arms["challenger"] is None else arms["challenger"]
+            champion_value = arms["champion"]
     if promoted:
-        registry.client().set_registered_model_alias(cfg.model_name, registry.CHAMPION, reg["version"])
-    decision = GateDecision(promoted, reason, metric, reg["version"], challenger[metric],
-                            None if champion is None else str(champion.version), champion_value,
-                            {"champion_metric_basis": basis, "guardrail_violations": violations})  # fmt: skip
+        registry.client().set_registered_model_alias(cfg.model_name, registry.CHAMPION, target)
+    decision = GateDecision(promoted, reason, metric, target, challenger_value,
+                            None if champion is None else str(champion.version), champion_value, extra)  # fmt: skip
     registry.log_decision(reg["run_id"], decision.to_dict(), champion_metrics)
+    if evidence is not None:
+        log_evidence(cfg, reg["run_id"], evidence)
     log.info("promotion decision for version %s: %s (%s)", reg["version"], "PROMOTED" if promoted else "kept champion",
              reason)  # fmt: skip
     return decision

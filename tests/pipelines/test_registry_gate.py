@@ -103,3 +103,47 @@ def test_validate_applies_the_configured_future_skew(settings):
         else:
             with pytest.raises(DataValidationError):
                 run_stage("validate", run_id, params, settings)
+
+
+def _land_windows(cfg, rows: list[tuple[str, str, int, int]]) -> None:
+    """Online-metrics rows as the Flink online job lands them: (variant, version, impressions, clicks@10)."""
+    import json
+    import time
+
+    part = cfg.online_metrics_dir / "dt=2026-12-01"
+    part.mkdir(parents=True, exist_ok=True)
+    start = int(time.time() * 1000) - 3_600_000
+    lines = [json.dumps({"window_start": start + n * 60_000, "window_end": start + (n + 1) * 60_000,
+                         "model_name": cfg.model_name, "model_version": version, "variant": variant,
+                         "strategy": "personalized", "impressions": impressions, "clicks": clicks,
+                         "clicks_at_10": clicks, "ctr_at_10": clicks / impressions, "mean_clicked_position": 2.0})
+             for n, (variant, version, impressions, clicks) in enumerate(rows)]  # fmt: skip
+    (part / f"part-{len(list(part.iterdir()))}").write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_online_policy_promotes_the_version_that_won_the_ab_test_and_refuses_a_loser(settings):
+    import mlflow
+
+    base = settings.model_copy(update={"epochs": 1, "online_min_impressions": 500})
+    assert run_all(base, run_id="v1")["promote"]["promoted"]  # first model: champion v1
+    assert run_all(base.model_copy(update={"epochs": 0}), run_id="v2")["register"]["version"] == "2"
+    online = base.model_copy(update={"promotion_policy": "online"})
+
+    # v2 served the challenger arm and lost: refused, v1 stays champion, this run's v3 becomes the challenger
+    _land_windows(online, [("champion", "1", 600, 90), ("challenger", "2", 600, 40)])
+    lost = run_all(online, run_id="v3")["promote"]
+    assert not lost["promoted"] and "version 2 vs 1" in lost["reason"] and "does not beat" in lost["reason"]
+    assert str(registry.get_alias_version(settings, registry.CHAMPION).version) == "1"
+    assert str(registry.get_alias_version(settings, registry.CHALLENGER).version) == "3"
+    run = mlflow.get_run(run_stage("register", "v3", None, online)["run_id"])
+    assert run.data.metrics["online_champion_impressions"] == 600 and "online_p_value" in run.data.metrics
+
+    # v3 is served against v1 and clearly wins: the next run promotes v3 (not its own v4)
+    _land_windows(online, [("champion", "1", 800, 80), ("challenger", "3", 800, 160)])
+    won = run_all(online, run_id="v4")["promote"]
+    assert won["promoted"] and won["challenger_version"] == "3", won["reason"]
+    assert str(registry.get_alias_version(settings, registry.CHAMPION).version) == "3"
+    version = registry.client().get_model_version(settings.model_name, "3")
+    assert float(version.tags["online.ctr_at_10"]) == pytest.approx(0.2)
