@@ -154,6 +154,31 @@ def test_client_event_id_is_kept_so_a_retry_is_the_same_event(a, champion, train
     assert len(copies) == 3 and {c["movie_id"] for c in copies} == {movie}
 
 
+def test_each_answer_publishes_its_impression_and_clicks_carry_its_request_id(a, champion, trained):
+    """The impression (request id, user, model version, arm, strategy, items) reaches the impressions topic; a
+    click sent back with that request_id travels with it; anonymous answers publish nothing."""
+    user = known_user(champion)
+    body = a.get(f"/recommendations/{user}", params={"k": 5}).json()
+    anonymous = a.get("/recommendations", params={"k": 5}).json()
+    shown = [m["movie_id"] for m in body["items"]]
+    click = {"user_id": user, "movie_id": shown[2], "event": "click", "request_id": body["request_id"]}
+    assert a.post("/click", json=click).status_code == 202
+    impressions = [json.loads(r.value()) for r in read_topic(trained.kafka_bootstrap, trained.impressions_topic,
+                                                            trained.impressions_partitions, want=10**6, timeout=3)]  # fmt: skip
+    mine = [i for i in impressions if i["request_id"] == body["request_id"]]
+    assert len(mine) == 1, impressions[-3:]
+    assert mine[0]["items"] == shown and mine[0]["user_id"] == user and mine[0]["variant"] == body["variant"]
+    assert mine[0]["model_version"] == body["model"]["version"] and mine[0]["strategy"] == body["strategy"]
+    assert not [i for i in impressions if i["request_id"] == anonymous["request_id"]]
+    clicks = read_topic(
+        trained.kafka_bootstrap, trained.clicks_topic, trained.clicks_partitions, want=10**6, timeout=3
+    )
+    assert [json.loads(r.value())["request_id"] for r in clicks if json.loads(r.value()).get("request_id")
+            == body["request_id"]] == [body["request_id"]]  # fmt: skip
+    status = a.get("/online/status").json()["impressions"]
+    assert status["published"] >= 1 and status["dropped_broker"] == 0
+
+
 BAD = [
     ("GET", "/recommendations/abc", None, None),
     ("GET", "/recommendations/-1", None, None),
@@ -306,6 +331,34 @@ def test_web_page_new_user_likes_change_the_list_and_its_label(a, champion):
         page.screenshot(path=str(SCREENSHOTS_DIR / "serving-page-foldin.png"), full_page=True)
 
 
+def test_web_page_shows_trending_now_from_the_trending_topic(a, b, champion, trained):
+    """Rows as the Flink online job publishes them reach both replicas' /trending and the page's row."""
+    from pipelines import kafka_config
+
+    movies = list(champion.recommender.movies)[40:43]
+    end = int(time.time() * 1000)
+    producer = kafka_config.producer(trained.kafka_bootstrap, log_level=0)  # quiet once the broker stops
+    for n, movie in enumerate(movies):
+        row = {"movie_id": movie, "clicks": 10 - n, "likes": 3, "window_end": end}
+        producer.produce(trained.trending_topic, key=str(movie).encode(), value=json.dumps(row).encode())
+    assert producer.flush(10) == 0
+    for replica in (a, b):
+        wait_until(lambda r=replica: [m["movie_id"] for m in r.get("/trending?k=3").json()["items"]] == movies, 10,
+                   what="the replica to follow the trending topic")  # fmt: skip
+    with chromium_page() as page:
+        page.goto(f"{str(a.base_url).rstrip('/')}/ui/")
+        page.wait_for_selector("#trending-section:not([hidden]) #trending-recs li")
+        assert "Trending now" in page.text_content("#trending-section")
+        shown = page.locator("#trending-recs li").evaluate_all(
+            "els => els.map(e => Number(e.dataset.movieId))"
+        )
+        assert shown == movies
+        page.goto(f"{str(a.base_url).rstrip('/')}/ui/metrics")
+        page.wait_for_selector("#trending li")
+        assert page.locator("#ctr-chart").count() == 1
+        page.screenshot(path=str(SCREENSHOTS_DIR / "serving-online-metrics.png"), full_page=True)
+
+
 def test_hot_swap_on_promotion_drops_no_request(a, b, champion, trained):
     from pipelines.pipeline import run_all
 
@@ -359,6 +412,13 @@ def test_broker_down_click_is_503_and_not_ready(a, champion, trained):
         assert time.monotonic() - started < trained.click_ack_timeout_s + 3
         wait_until(lambda: a.get("/readyz").status_code == 503, 10, what="readyz to report the broker")
         assert "broker" in a.get("/readyz").text
-        assert a.get(f"/recommendations/{known_user(champion)}").status_code == 200  # reads still work
+        for _ in range(5):  # reads still work, fast: the impressions wait in the publisher's queue
+            t0 = time.monotonic()
+            assert a.get(f"/recommendations/{known_user(champion)}").status_code == 200
+            assert time.monotonic() - t0 < 1.0
+        # impressions the broker never took are dropped after the producer's timeout, and counted
+        wait_until(lambda: a.get("/online/status").json()["impressions"]["dropped_broker"] >= 5, 30,
+                   what="impressions dropped during the outage to be counted")  # fmt: skip
+        assert "movierec_impressions_dropped" in a.get("/metrics").text
     finally:
         start_broker(trained)
