@@ -78,7 +78,7 @@ def test_schedule_params_and_assets(probe):
     assert dag["catchup"] is False and dag["max_active_runs"] == 1 and dag["doc_md"]
     assert dag["params"]["force_promote"] is False
     assert {"dataset", "epochs", "model_type", "max_ratings", "settings_overrides"} <= set(dag["params"])
-    assert dag["param_schemas"]["model_type"]["enum"] == ["neumf", "gmf", "mlp", "mf"]
+    assert dag["param_schemas"]["model_type"]["enum"] == ["neumf", "gmf", "mlp", "mf", "content_mf"]
     assert dag["tasks"]["register"]["outlets"] == ["registered_model"]
     assert dag["tasks"]["load_feedback"]["inlets"] == ["landed_click_feedback"]
     watch = probe["dags"]["movielens_feedback_watch"]
