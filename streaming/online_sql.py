@@ -261,13 +261,15 @@ def metric_views(settings: Settings) -> list[str]:
     w = settings.online_window_s
     epoch_ms = "UNIX_TIMESTAMP(DATE_FORMAT({0}, 'yyyy-MM-dd HH:mm:ss')) * 1000"
     return [
+        # impressions are counted by distinct request_id (the service publishes them acks=1 without idempotence,
+        # so a retried send may arrive twice) and clicks by distinct event_id
         """CREATE TEMPORARY VIEW online_events AS
-            SELECT model_name, model_version, variant, strategy, 1 AS is_impression, CAST(NULL AS STRING) AS click_id,
-                CAST(NULL AS INT) AS item_position, rowtime FROM imp_on_time
-            UNION ALL SELECT model_name, model_version, variant, strategy, 0, event_id, item_position, rowtime
-                FROM attributed_by_request
-            UNION ALL SELECT model_name, model_version, variant, strategy, 0, event_id, item_position, rowtime
-                FROM attributed_by_user""",
+            SELECT model_name, model_version, variant, strategy, request_id AS impression_id,
+                CAST(NULL AS STRING) AS click_id, CAST(NULL AS INT) AS item_position, rowtime FROM imp_on_time
+            UNION ALL SELECT model_name, model_version, variant, strategy, CAST(NULL AS STRING), event_id,
+                item_position, rowtime FROM attributed_by_request
+            UNION ALL SELECT model_name, model_version, variant, strategy, CAST(NULL AS STRING), event_id,
+                item_position, rowtime FROM attributed_by_user""",
         f"""CREATE TEMPORARY VIEW online_windows AS
             SELECT {epoch_ms.format("window_start")} AS window_start, {epoch_ms.format("window_end")} AS window_end,
                 model_name, model_version, variant, strategy, impressions, clicks, clicks_at_10,
@@ -275,7 +277,7 @@ def metric_views(settings: Settings) -> list[str]:
                 mean_clicked_position
             FROM (
                 SELECT window_start, window_end, model_name, model_version, variant, strategy,
-                    CAST(SUM(is_impression) AS BIGINT) AS impressions, COUNT(DISTINCT click_id) AS clicks,
+                    COUNT(DISTINCT impression_id) AS impressions, COUNT(DISTINCT click_id) AS clicks,
                     COUNT(DISTINCT CASE WHEN item_position <= 10 THEN click_id END) AS clicks_at_10,
                     AVG(CAST(item_position AS DOUBLE)) AS mean_clicked_position
                 FROM TABLE(TUMBLE(TABLE online_events, DESCRIPTOR(rowtime), {_seconds(w)}))
