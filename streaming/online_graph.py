@@ -40,6 +40,9 @@ def online_options(settings: Settings, checkpoint_root: Path, restore_from: Path
     # the attribution window; on the heap a burst of 50k impressions x 20 items exhausted the 768m heap
     options["state.backend.type"] = "rocksdb"
     options["execution.checkpointing.incremental"] = "true"
+    # barriers overtake the (watermark-heavy, backpressured) buffers: checkpoints, and so landed rows and committed
+    # offsets, keep coming while the job works through a backlog
+    options["execution.checkpointing.unaligned.enabled"] = "true"
     return options
 
 

@@ -283,13 +283,17 @@ def metric_views(settings: Settings) -> list[str]:
                     AVG(CAST(item_position AS DOUBLE)) AS mean_clicked_position
                 FROM TABLE(TUMBLE(TABLE online_events, DESCRIPTOR(rowtime), {_seconds(w)}))
                 GROUP BY window_start, window_end, model_name, model_version, variant, strategy)""",
+        # plain sums, not COUNT(DISTINCT event_id): a HOP window merges its trending_window_s / trending_slide_s
+        # slices per movie on every slide, and merging distinct-value maps of 60 slices in RocksDB was the job's
+        # bottleneck (a re-sent click counts twice here; the landed feedback and CTR de-duplicate)
         f"""CREATE TEMPORARY VIEW trending_windows AS
-            SELECT CAST(movie_id AS STRING) AS movie_key, movie_id, clicks, likes,
+            SELECT CAST(movie_id AS STRING) AS movie_key, movie_id, CAST(clicks AS BIGINT) AS clicks,
+                CAST(likes AS BIGINT) AS likes,
                 {epoch_ms.format("window_end")} AS window_end
             FROM (
                 SELECT window_start, window_end, movie_id,
-                    COUNT(DISTINCT CASE WHEN event = 'click' THEN event_id END) AS clicks,
-                    COUNT(DISTINCT CASE WHEN event = 'like' THEN event_id END) AS likes
+                    SUM(CASE WHEN event = 'click' THEN 1 ELSE 0 END) AS clicks,
+                    SUM(CASE WHEN event = 'like' THEN 1 ELSE 0 END) AS likes
                 FROM TABLE(HOP(TABLE clicks_on_time, DESCRIPTOR(rowtime), {_seconds(settings.trending_slide_s)},
                     {_seconds(settings.trending_window_s)}))
                 WHERE event IN ('click', 'like')
