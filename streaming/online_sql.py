@@ -196,15 +196,16 @@ def impression_views() -> list[str]:
             SELECT CASE WHEN ok THEN {LATE_REASON} ELSE reason END AS reason, payload, kafka_partition,
                 kafka_offset, CASE WHEN ok THEN 'late' ELSE 'invalid' END AS kind
             FROM imp_checked WHERE NOT ok OR NOT {ON_TIME}""",
-        # one row per shown item: (request, user, movie, position) with the impression's rowtime
-        """CREATE TEMPORARY VIEW imp_items AS
-            SELECT request_id, user_id, m AS movie_id, ARRAY_POSITION(items, m) AS item_position, model_name,
-                model_version, variant, strategy, ts AS imp_ts, rowtime
-            FROM imp_on_time CROSS JOIN UNNEST(items) AS t(m)""",
-        # versioned views (event-time temporal join targets): the latest impression per key as of a click's time
+        # the latest impression per request_id (one row per response, its items as an array) ...
         """CREATE TEMPORARY VIEW imp_by_request AS
-            SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY request_id, movie_id ORDER BY rowtime DESC)
-                AS rn FROM imp_items) WHERE rn = 1""",
+            SELECT * FROM (SELECT request_id, items, model_name, model_version, variant, strategy, ts AS imp_ts,
+                rowtime, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY rowtime DESC) AS rn FROM imp_on_time)
+            WHERE rn = 1""",
+        # ... and per (user, movie): one row per shown item, with its 1-based position
+        """CREATE TEMPORARY VIEW imp_items AS
+            SELECT user_id, m AS movie_id, ARRAY_POSITION(items, m) AS item_position, model_name, model_version,
+                variant, strategy, ts AS imp_ts, rowtime
+            FROM imp_on_time CROSS JOIN UNNEST(items) AS t(m)""",
         """CREATE TEMPORARY VIEW imp_by_user_movie AS
             SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id, movie_id ORDER BY rowtime DESC)
                 AS rn FROM imp_items) WHERE rn = 1""",
@@ -223,6 +224,7 @@ def click_views(settings: Settings) -> list[str]:
     )
     attribution_ms = settings.attribution_window_s * 1000
     attributed = f"i.movie_id IS NOT NULL AND c.ts - i.imp_ts <= {attribution_ms}"
+    by_request = f"i.request_id IS NOT NULL AND c.ts - i.imp_ts <= {attribution_ms} AND ARRAY_POSITION(i.items, c.movie_id) > 0"
     return views + [
         f"""CREATE TEMPORARY VIEW clicks_checked AS
             SELECT {columns} FROM oc_fast_checked UNION ALL SELECT {columns} FROM oc_slow_checked""",
@@ -236,14 +238,13 @@ def click_views(settings: Settings) -> list[str]:
         # the movie; either way at most attribution_window_s before the click
         f"""CREATE TEMPORARY VIEW attributed_by_request AS
             SELECT c.event_id, c.rowtime,
-                CASE WHEN {attributed} THEN i.model_name ELSE '' END AS model_name,
-                CASE WHEN {attributed} THEN i.model_version ELSE '' END AS model_version,
-                CASE WHEN {attributed} THEN i.variant ELSE '{UNATTRIBUTED}' END AS variant,
-                CASE WHEN {attributed} THEN i.strategy ELSE '{UNKNOWN_REQUEST}' END AS strategy,
-                CASE WHEN {attributed} THEN i.item_position END AS item_position
+                CASE WHEN {by_request} THEN i.model_name ELSE '' END AS model_name,
+                CASE WHEN {by_request} THEN i.model_version ELSE '' END AS model_version,
+                CASE WHEN {by_request} THEN i.variant ELSE '{UNATTRIBUTED}' END AS variant,
+                CASE WHEN {by_request} THEN i.strategy ELSE '{UNKNOWN_REQUEST}' END AS strategy,
+                CASE WHEN {by_request} THEN ARRAY_POSITION(i.items, c.movie_id) END AS item_position
             FROM (SELECT * FROM clicks_on_time WHERE event = 'click' AND request_id IS NOT NULL) AS c
-            LEFT JOIN imp_by_request FOR SYSTEM_TIME AS OF c.rowtime AS i
-                ON c.request_id = i.request_id AND c.movie_id = i.movie_id""",
+            LEFT JOIN imp_by_request FOR SYSTEM_TIME AS OF c.rowtime AS i ON c.request_id = i.request_id""",
         f"""CREATE TEMPORARY VIEW attributed_by_user AS
             SELECT c.event_id, c.rowtime,
                 CASE WHEN {attributed} THEN i.model_name ELSE '' END AS model_name,
@@ -261,13 +262,15 @@ def metric_views(settings: Settings) -> list[str]:
     w = settings.online_window_s
     epoch_ms = "UNIX_TIMESTAMP(DATE_FORMAT({0}, 'yyyy-MM-dd HH:mm:ss')) * 1000"
     return [
+        # impressions are counted by distinct request_id (the service publishes them acks=1 without idempotence,
+        # so a retried send may arrive twice) and clicks by distinct event_id
         """CREATE TEMPORARY VIEW online_events AS
-            SELECT model_name, model_version, variant, strategy, 1 AS is_impression, CAST(NULL AS STRING) AS click_id,
-                CAST(NULL AS INT) AS item_position, rowtime FROM imp_on_time
-            UNION ALL SELECT model_name, model_version, variant, strategy, 0, event_id, item_position, rowtime
-                FROM attributed_by_request
-            UNION ALL SELECT model_name, model_version, variant, strategy, 0, event_id, item_position, rowtime
-                FROM attributed_by_user""",
+            SELECT model_name, model_version, variant, strategy, request_id AS impression_id,
+                CAST(NULL AS STRING) AS click_id, CAST(NULL AS INT) AS item_position, rowtime FROM imp_on_time
+            UNION ALL SELECT model_name, model_version, variant, strategy, CAST(NULL AS STRING), event_id,
+                item_position, rowtime FROM attributed_by_request
+            UNION ALL SELECT model_name, model_version, variant, strategy, CAST(NULL AS STRING), event_id,
+                item_position, rowtime FROM attributed_by_user""",
         f"""CREATE TEMPORARY VIEW online_windows AS
             SELECT {epoch_ms.format("window_start")} AS window_start, {epoch_ms.format("window_end")} AS window_end,
                 model_name, model_version, variant, strategy, impressions, clicks, clicks_at_10,
@@ -275,18 +278,22 @@ def metric_views(settings: Settings) -> list[str]:
                 mean_clicked_position
             FROM (
                 SELECT window_start, window_end, model_name, model_version, variant, strategy,
-                    CAST(SUM(is_impression) AS BIGINT) AS impressions, COUNT(DISTINCT click_id) AS clicks,
+                    COUNT(DISTINCT impression_id) AS impressions, COUNT(DISTINCT click_id) AS clicks,
                     COUNT(DISTINCT CASE WHEN item_position <= 10 THEN click_id END) AS clicks_at_10,
                     AVG(CAST(item_position AS DOUBLE)) AS mean_clicked_position
                 FROM TABLE(TUMBLE(TABLE online_events, DESCRIPTOR(rowtime), {_seconds(w)}))
                 GROUP BY window_start, window_end, model_name, model_version, variant, strategy)""",
+        # plain sums, not COUNT(DISTINCT event_id): a HOP window merges its trending_window_s / trending_slide_s
+        # slices per movie on every slide, and merging distinct-value maps of 60 slices in RocksDB was the job's
+        # bottleneck (a re-sent click counts twice here; the landed feedback and CTR de-duplicate)
         f"""CREATE TEMPORARY VIEW trending_windows AS
-            SELECT CAST(movie_id AS STRING) AS movie_key, movie_id, clicks, likes,
+            SELECT CAST(movie_id AS STRING) AS movie_key, movie_id, CAST(clicks AS BIGINT) AS clicks,
+                CAST(likes AS BIGINT) AS likes,
                 {epoch_ms.format("window_end")} AS window_end
             FROM (
                 SELECT window_start, window_end, movie_id,
-                    COUNT(DISTINCT CASE WHEN event = 'click' THEN event_id END) AS clicks,
-                    COUNT(DISTINCT CASE WHEN event = 'like' THEN event_id END) AS likes
+                    SUM(CASE WHEN event = 'click' THEN 1 ELSE 0 END) AS clicks,
+                    SUM(CASE WHEN event = 'like' THEN 1 ELSE 0 END) AS likes
                 FROM TABLE(HOP(TABLE clicks_on_time, DESCRIPTOR(rowtime), {_seconds(settings.trending_slide_s)},
                     {_seconds(settings.trending_window_s)}))
                 WHERE event IN ('click', 'like')
