@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from pipelines.settings import Settings, get_settings
 from streaming import checkpoints, online_sql
 from streaming.checkpoints import BOUNDED, LONG_RUNNING, ONLINE_CHECKPOINTS
-from streaming.java import java_home
 from streaming.online_graph import build
+from streaming.submit import prepare_jvm, submit_and_wait
 
 
 def ensure_online_table(settings: Settings) -> None:
@@ -40,28 +39,13 @@ def ensure_online_table(settings: Settings) -> None:
 def run(settings: Settings, mode: str, stop_offsets: dict[str, dict[int, int]] | None, status_file: Path | None,
         fresh: bool = False) -> None:  # fmt: skip
     """Submit the job and block until it ends (bounded) or forever (long-running)."""
-    os.environ.setdefault("JAVA_HOME", java_home())
-    os.environ["JVM_ARGS"] = f"-Xmx{settings.flink_jvm_heap}"
+    prepare_jvm(settings)
     settings.online_metrics_dir.mkdir(parents=True, exist_ok=True)
     if settings.feedback_postgres_url:
         ensure_online_table(settings)
     checkpoint_root, restore_from = checkpoints.prepare(settings, mode, fresh, ONLINE_CHECKPOINTS)
     _, statements = build(settings, checkpoint_root, restore_from, stop_offsets)
-    result = statements.execute()
-    job_id = str(result.get_job_client().get_job_id())
-    print(f"submitted online job {job_id} mode={mode} restored_from={restore_from}", flush=True)
-    if status_file is not None:
-        status = {
-            "pid": os.getpid(),
-            "job_id": job_id,
-            "mode": mode,
-            "restored_from": str(restore_from or ""),
-        }
-        status_file.write_text(json.dumps(status))
-    result.wait()
-    if mode == BOUNDED:
-        checkpoints.discard(checkpoint_root)
-    print(f"online job {job_id} finished", flush=True)
+    submit_and_wait(statements, "online job", mode, checkpoint_root, restore_from, status_file)
 
 
 def main(argv: list[str] | None = None) -> None:
