@@ -33,7 +33,7 @@ def _check_admin(runtime: Runtime, authorization: str | None) -> None:
     "/movies",
     status_code=201,
     response_model=MovieAdded,
-    responses=error_responses(401, 409, 422, 503),
+    responses=error_responses(400, 401, 409, 422, 503),
     summary="Add a movie to the catalog; a content-aware champion recommends it at once, without a retrain",
 )
 def add_movie(runtime: Runtime, movie: MovieIn, authorization: Annotated[str | None, Header()] = None):

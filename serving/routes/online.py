@@ -50,7 +50,7 @@ def online_status(runtime: Runtime) -> dict:
     "/online/metrics", summary="Online CTR@10 per model version and A/B arm, per window (landed by Flink)"
 )
 def online_metrics(
-    runtime: Runtime, hours: Annotated[float, Query(gt=0, le=24 * 30, description="how far back")] = 24.0
+    runtime: Runtime, hours: Annotated[float, Query(ge=0.01, le=24 * 30, description="how far back")] = 24.0
 ) -> dict:
     from pipelines.online_metrics import arm_totals, compare_ctr, read_online_metrics
 
