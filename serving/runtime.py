@@ -95,7 +95,7 @@ class ServingRuntime:
             rt.challenger_watcher = ModelWatcher(
                 rt.challenger,
                 champion_version=lambda: registry_alias_version(settings, CHALLENGER_ALIAS),
-                load_champion=lambda: rt.catalog.apply(load_champion(settings, CHALLENGER_ALIAS)),
+                load_champion=rt.load_challenger,
                 interval_s=settings.model_poll_interval_s,
                 refresh=lambda: rt.catalog.refresh(rt.challenger),
             )
@@ -130,6 +130,15 @@ class ServingRuntime:
         self.trending_follower = TopicFollower(settings.kafka_bootstrap, settings.trending_topic, self.trending.apply,
                                                settings.trending_window_s * 1000, "trending-follower")  # fmt: skip
         self.trending_follower.start()
+
+    def load_challenger(self) -> Any | None:
+        """The `challenger` alias's model; the champion object itself when both aliases name one version (the
+        usual state after a promotion), so a replica never holds two copies of the same model."""
+        champion = self.holder.current
+        version = registry_alias_version(self.settings, CHALLENGER_ALIAS)
+        if champion is not None and version == str(champion.version):
+            return champion
+        return self.catalog.apply(load_champion(self.settings, CHALLENGER_ALIAS))
 
     def model_for(self, user_id: int | None) -> tuple[Any | None, Variant]:
         """(the model that serves this user, its A/B arm): the challenger for a stable share of users while the
