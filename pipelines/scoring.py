@@ -161,13 +161,9 @@ class Recommender:
 
     def _person_scores(self, found: int, events: list[tuple[int, str]]) -> np.ndarray:
         """Catalog scores for a user index (-1: unknown) with fresh clicks folded in; the average user without."""
-        history = self._seen_idx(found) if found >= 0 else np.empty(0, np.int64)
-        if events and self.foldin is not None:
-            clicked = self.maps.item_index(np.array([m for m, _ in events], dtype=np.int64))
-            vector = self.foldin.user_repr(clicked, [e for _, e in events], user_idx=found if found >= 0 else None,
-                                           history_idx=history)  # fmt: skip
-            if vector is not None:
-                return self.fast.score_vector(vector)
+        folded = self._fold(found, events) if events and self.foldin is not None else None
+        if folded is not None:
+            return self.fast.score_vector(folded[0])
         if found >= 0:
             return self._scores(found)
         return self.fast.score_vector(self.fast.mean_user_repr())
@@ -176,12 +172,12 @@ class Recommender:
                     events: list[tuple[int, str]] | None = None, k: int = 10) -> list[tuple[int, float]]:  # fmt: skip
         """The best k of `candidates` (e.g. this week's new movies) for the user: their trained vector, fresh
         clicks folded in, or the average user's; seen and clicked movies left out."""
-        found = int(self.maps.user_index(np.array([user_id]))[0]) if user_id is not None else -1
+        found = self._find_user(user_id) if user_id is not None else -1
         scores = self._person_scores(found, events or [])
         exclude = set(self.maps.item_ids[self._seen_idx(found)].tolist()) if found >= 0 else set()
         exclude |= {m for m, _ in events or ()}
         wanted = np.array([m for m in candidates if m not in exclude], dtype=np.int64)
-        idx = self.maps.item_index(wanted)
+        idx = self._item_idx(wanted)
         wanted, idx = wanted[idx >= 0], idx[idx >= 0]
         best = np.argsort(-scores[idx], kind="stable")[:k]
         return [(int(wanted[i]), float(scores[idx[i]])) for i in best]
@@ -249,15 +245,24 @@ class Recommender:
         """
         if self.foldin is None or not events:
             return None
-        idx = self._item_idx(np.array([m for m, _ in events], dtype=np.int64))
-        found = self._find_user(user_id) if user_id is not None else -1
-        u = found if found >= 0 else None  # one id lookup on the request path
-        history = self._seen_idx(u) if u is not None else np.empty(0, dtype=np.int64)
-        user_repr = self.foldin.user_repr(idx, [e for _, e in events], user_idx=u, history_idx=history)
-        if user_repr is None:
+        u = self._find_user(user_id) if user_id is not None else -1  # one id lookup on the request path
+        folded = self._fold(u, events)
+        if folded is None:
             return None
+        user_repr, history, idx = folded
         used = min(int((idx >= 0).sum()), self.foldin.config.max_clicks)
         return self._ranked(self.fast.score_vector(user_repr), k, np.concatenate([history, idx])), used
+
+    def _fold(
+        self, u: int, events: list[tuple[int, str]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(folded user representation, training history, clicked item indices) for user index u (-1: unknown);
+        None when no click is on a movie the model knows."""
+        idx = self._item_idx(np.array([m for m, _ in events], dtype=np.int64))
+        history = self._seen_idx(u) if u >= 0 else np.empty(0, dtype=np.int64)
+        user_repr = self.foldin.user_repr(idx, [e for _, e in events], user_idx=u if u >= 0 else None,
+                                          history_idx=history)  # fmt: skip
+        return None if user_repr is None else (user_repr, history, idx)
 
     def cold_start(self, k: int = 10, genres: Iterable[str] | None = None, exclude: Iterable[int] = (),
                    boosts: Mapping[int, float] | None = None) -> list[tuple[int, float]]:  # fmt: skip

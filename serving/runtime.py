@@ -143,10 +143,13 @@ class ServingRuntime:
     def model_for(self, user_id: int | None) -> tuple[Any | None, Variant]:
         """(the model that serves this user, its A/B arm): the challenger for a stable share of users while the
         `challenger` alias points at a loaded version other than the champion's, the champion otherwise."""
+        arm = variant_for(user_id, self.settings.ab_challenger_fraction, self.ab_active())
+        return (self.challenger.current if arm == "challenger" else self.holder.current), arm
+
+    def ab_active(self) -> bool:
+        """True while the `challenger` alias names a loaded version other than the champion's."""
         champion, challenger = self.holder.current, self.challenger.current
-        distinct = challenger is not None and champion is not None and challenger.version != champion.version
-        arm = variant_for(user_id, self.settings.ab_challenger_fraction, distinct)
-        return (challenger if arm == "challenger" else champion), arm
+        return challenger is not None and champion is not None and challenger.version != champion.version
 
     def readiness(self) -> tuple[bool, list[str]]:
         """(ready, reasons it is not): a champion is loaded and the broker answers."""

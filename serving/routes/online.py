@@ -36,9 +36,8 @@ def trending(runtime: Runtime, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10):
 @router.get("/online/status", summary="A/B arms in use, impressions published and dropped, trending follower")
 def online_status(runtime: Runtime) -> dict:
     champion, challenger = runtime.holder.current, runtime.challenger.current
-    distinct = challenger is not None and champion is not None and challenger.version != champion.version
     return {
-        "ab": {"challenger_fraction": runtime.settings.ab_challenger_fraction, "active": distinct,
+        "ab": {"challenger_fraction": runtime.settings.ab_challenger_fraction, "active": runtime.ab_active(),
                "champion_version": getattr(champion, "version", None),
                "challenger_version": getattr(challenger, "version", None)},
         "impressions": runtime.impressions.status() if runtime.impressions is not None else None,
