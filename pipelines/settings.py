@@ -268,6 +268,15 @@ class Settings(BaseSettings):
     )
     task_retry_delay_s: float = Field(60.0, gt=0, description="Seconds between Airflow task retries")
 
+    # --- cluster profile (infra/cluster: `make up PROFILE=cluster`); ports apart from the embedded defaults ---
+    flink_rest_port: int = Field(8081, description="cluster profile: Flink JobManager REST/UI port")
+    flink_rpc_port: int = Field(6123, description="cluster profile: Flink JobManager RPC port")
+    flink_taskmanagers: int = Field(2, ge=1, description="cluster profile: TaskManager processes")
+    flink_taskmanager_slots: int = Field(
+        2, ge=1, description="cluster profile: slots per TaskManager (one survivor can run the whole job)"
+    )
+    flink_taskmanager_memory: str = Field("1280m", description="cluster profile: TaskManager process size")
+
     @model_validator(mode="after")
     def _fill_derived_defaults(self) -> Settings:
         self.var_dir = self.var_dir.resolve()

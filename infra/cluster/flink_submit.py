@@ -1,0 +1,118 @@
+"""Submit the landing job to the session cluster with the `flink run` CLI, find it, cancel it.
+
+The job is the embedded profile's `streaming.job`, unchanged, with the launcher's exact settings (a JSON file):
+`flink run -d -pym streaming.job` runs it as the client program, which builds the graph and submits it; the
+TaskManagers run its Python UDFs with the same Flink-env interpreter (`-pyexec`). The client keeps polling the
+job after submitting it (streaming.submit waits for the end), so it is stopped once the job is RUNNING: the job
+lives in the cluster, not in the client. Restores from the latest retained checkpoint on the shared var/ path
+(streaming.checkpoints) unless `fresh`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from infra.cluster.flink_cluster import ClusterError, cluster_dir, daemon_env, flink_home, rest_url
+from infra.flink_job import JOB_NAMES, LANDING, MODULES, write_settings
+from infra.processes import ManagedProcess
+from pipelines.settings import PROJECT_ROOT, Settings
+from streaming.checkpoints import LONG_RUNNING
+
+JOB_TITLE = "movierec-feedback-landing (long-running)"  # pipeline.name set by streaming.landing_graph
+ACTIVE = {"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "FAILING", "CANCELLING", "RECONCILING"}
+
+
+def status_path(settings: Settings) -> Path:
+    return cluster_dir(settings) / f"{JOB_NAMES[LANDING]}.status.json"
+
+
+def read_status(settings: Settings) -> dict:
+    try:
+        return json.loads(status_path(settings).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def run_command(settings: Settings, settings_file: Path, fresh: bool = False) -> list[str]:
+    """`flink run` of the landing job at settings.flink_parallelism, detached, against our JobManager."""
+    python = str(settings.venv_python("flink"))
+    extra = ["--fresh"] if fresh else []
+    return [
+        "bash", str(flink_home(settings) / "bin" / "flink"), "run", "--detached",
+        "--jobmanager", f"127.0.0.1:{settings.flink_rest_port}",
+        "--parallelism", str(settings.flink_parallelism),
+        "-pyclientexec", python, "-pyexec", python,
+        "-pym", MODULES[LANDING],
+        "--settings", str(settings_file), "--mode", LONG_RUNNING, "--status-file", str(status_path(settings)),
+        *extra,
+    ]  # fmt: skip
+
+
+def jobs(settings: Settings) -> list[dict]:
+    """The cluster's jobs (REST /jobs/overview): jid, name, state, ..."""
+    try:
+        return httpx.get(f"{rest_url(settings)}/jobs/overview", timeout=3.0).json().get("jobs", [])
+    except (httpx.HTTPError, ValueError):
+        return []
+
+
+def job_state(settings: Settings, job_id: str) -> str | None:
+    return next((j["state"] for j in jobs(settings) if j["jid"] == job_id), None)
+
+
+def active_landing_jobs(settings: Settings) -> list[str]:
+    return [j["jid"] for j in jobs(settings) if j["name"] == JOB_TITLE and j["state"] in ACTIVE]
+
+
+def submitter(settings: Settings, fresh: bool = False) -> ManagedProcess:
+    """The `flink run` client as a ManagedProcess: ready once the job it submitted runs in the cluster."""
+    settings_file = write_settings(settings, f"{JOB_NAMES[LANDING]}-cluster")
+    env = {**daemon_env(settings), "PYTHONPATH": str(PROJECT_ROOT)}
+
+    def submitted_and_running() -> bool:
+        job_id = read_status(settings).get("job_id")
+        return bool(job_id) and job_state(settings, job_id) == "RUNNING"
+
+    return ManagedProcess("flink-submit-landing", run_command(settings, settings_file, fresh), settings.pids_dir,
+                          settings.logs_dir, env=env, cwd=PROJECT_ROOT, ready=submitted_and_running)  # fmt: skip
+
+
+def submit(settings: Settings, fresh: bool = False, timeout: float = 240.0) -> str:
+    """Submit (or find) the landing job; returns its job id. A failed submission leaves no job behind."""
+    running = active_landing_jobs(settings)
+    if running:
+        return running[0]
+    status_path(settings).unlink(missing_ok=True)
+    client = submitter(settings, fresh)
+    try:
+        client.start(timeout=timeout)
+    except Exception as exc:
+        job_id = read_status(settings).get("job_id")
+        if job_id:
+            cancel(settings, job_id)
+        raise ClusterError(f"flink run of the landing job failed: {exc}") from exc
+    finally:
+        client.stop(grace=5.0)  # the job runs in the cluster; the client would only poll it
+    return read_status(settings)["job_id"]
+
+
+def cancel(settings: Settings, job_id: str) -> None:
+    """Cancel a job (its retained checkpoints stay: RETAIN_ON_CANCELLATION)."""
+    try:
+        httpx.patch(f"{rest_url(settings)}/jobs/{job_id}", params={"mode": "cancel"}, timeout=5.0)
+    except httpx.HTTPError:
+        pass
+
+
+def cancel_landing(settings: Settings, timeout: float = 30.0) -> list[str]:
+    """Cancel every active landing job and wait until none is left; returns their ids."""
+    from infra.processes import wait_for
+
+    ids = active_landing_jobs(settings)
+    for job_id in ids:
+        cancel(settings, job_id)
+    wait_for(lambda: not active_landing_jobs(settings), timeout=timeout)
+    return ids
