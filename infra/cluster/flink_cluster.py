@@ -159,21 +159,26 @@ def processes(settings: Settings) -> list[ManagedProcess]:
 
 
 def start_cluster(settings: Settings, timeout: float = 120.0) -> dict[str, int]:
-    """Start (or reuse) the JobManager and every TaskManager; on any failure stop what this call started."""
+    """Start (or reuse) the JobManager, then every TaskManager at once, and wait until all are registered.
+
+    On any failure, stop what this call started.
+    """
     jm = jobmanager_process(settings)
     if jm.pid() is None and port_open(LOOPBACK, settings.flink_rest_port):
         raise ClusterError(f"port {settings.flink_rest_port} (Flink REST) is taken by a process we did not start")
     if jm.pid() is None:
         write_conf_dir(settings)
         write_lib_dir(settings)
-    started: list[ManagedProcess] = []
-    pids: dict[str, int] = {}
+    started = [p for p in processes(settings) if p.pid() is None]
     try:
-        for proc in processes(settings):
-            fresh = proc.pid() is None
-            pids[proc.name] = proc.start(timeout=timeout)
-            if fresh:
-                started.append(proc)
+        pids = {jm.name: jm.start(timeout=timeout)}
+        tms = [taskmanager_process(settings, name) for name in taskmanager_ids(settings)]
+        for tm in tms:
+            tm.ready, check = None, tm.ready  # launch all, then wait for all: they register in parallel
+            pids[tm.name] = tm.start()
+            tm.ready = check
+        for tm in tms:
+            tm.wait_ready(timeout)
     except Exception:
         for proc in reversed(started):
             proc.stop()
