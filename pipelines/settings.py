@@ -276,6 +276,20 @@ class Settings(BaseSettings):
         2, ge=1, description="cluster profile: slots per TaskManager (one survivor can run the whole job)"
     )
     flink_taskmanager_memory: str = Field("1280m", description="cluster profile: TaskManager process size")
+    cluster_port_offset: int = Field(
+        10000,
+        description="cluster profile: broker, MLflow, Airflow and serving listen on the embedded ports + this",
+    )
+    s3_port: int = Field(
+        19000, description="cluster profile: S3 emulator (moto) for the broker and MLflow artifacts"
+    )
+    postgres_url: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        description="cluster profile: PostgreSQL server (an admin login) holding the mlflow and feedback databases",
+    )
+    serving_replicas: int = Field(
+        2, ge=1, description="cluster profile: BentoML replicas on consecutive ports"
+    )
 
     @model_validator(mode="after")
     def _fill_derived_defaults(self) -> Settings:

@@ -16,40 +16,56 @@ stack_app = typer.Typer(
 mlflow_app = typer.Typer(no_args_is_help=True, help="The local MLflow tracking server.")
 
 
-def _stack(action: str) -> None:
+PROFILES = ("embedded", "cluster")
+ProfileOption = Annotated[
+    str,
+    typer.Option(
+        help="embedded: one process per component; cluster: Flink session cluster, PostgreSQL, S3, replicas"
+    ),
+]
+
+
+def _stack(action: str, profile: str = "embedded") -> None:
     from infra import stack
 
-    settings = stack.stack_settings()
+    if profile not in PROFILES:
+        fail(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    if profile == "cluster":
+        from infra.cluster import profile as module
+
+        settings = module.cluster_settings()
+    else:
+        module, settings = stack, stack.stack_settings()
     try:
-        getattr(stack, action)(settings)
+        getattr(module, action)(settings)
     except Exception as exc:  # noqa: BLE001 - a start failure: say which, stop what we started
         if action == "up" and not isinstance(exc, stack.StackError):
-            typer.echo("stopping what was started (movierec stack down) ...", err=True)
-            stack.down(settings)
+            typer.echo(f"stopping what was started (movierec stack down --profile {profile}) ...", err=True)
+            module.down(settings)
         fail(str(exc))
 
 
 @stack_app.command("up")
-def stack_up():
+def stack_up(profile: ProfileOption = "embedded"):
     """Start the whole loop, train a first champion if needed, print the addresses."""
-    _stack("up")
+    _stack("up", profile)
 
 
 @stack_app.command("down")
-def stack_down():
-    """Stop exactly what `stack up` started (PID files under var/pids)."""
-    _stack("down")
+def stack_down(profile: ProfileOption = "embedded"):
+    """Stop exactly what `stack up` started (PID files under var/pids, var/cluster/pids)."""
+    _stack("down", profile)
 
 
 @stack_app.command("status")
-def stack_status():
-    _stack("status")
+def stack_status(profile: ProfileOption = "embedded"):
+    _stack("status", profile)
 
 
 @stack_app.command("logs")
-def stack_logs():
-    """Tail the stack's logs (var/logs)."""
-    _stack("logs")
+def stack_logs(profile: ProfileOption = "embedded"):
+    """Tail the stack's logs (var/logs, var/cluster/logs)."""
+    _stack("logs", profile)
 
 
 @mlflow_app.command("up")

@@ -69,7 +69,9 @@ class AckedProducer(threading.Thread):
         began = time.monotonic()
         while not self.halt.is_set():
             i = self.tried
-            event = ClickEvent(user_id=1 + (i * 7 + self.seed) % 600, movie_id=1 + (i * 13 + self.seed) % 9000)
+            event = ClickEvent(
+                user_id=1 + (i * 7 + self.seed) % 600, movie_id=1 + (i * 13 + self.seed) % 9000
+            )
             prod.produce(self.settings.clicks_topic, key=event.kafka_key(), value=event.to_json_bytes(),
                          on_delivery=self._delivered)  # fmt: skip
             self.tried += 1
@@ -144,9 +146,9 @@ def kill_taskmanager(settings: Settings, job_id: str, rate: float = 100.0, befor
     time.sleep(before_s)
     killed_at = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    recovered = wait_for(lambda: not fully_running(settings, job_id), timeout=30.0, interval=0.1) and wait_for(
-        lambda: fully_running(settings, job_id), timeout=land_timeout, interval=0.25
-    )
+    recovered = wait_for(
+        lambda: not fully_running(settings, job_id), timeout=30.0, interval=0.1
+    ) and wait_for(lambda: fully_running(settings, job_id), timeout=land_timeout, interval=0.25)
     running_s = time.monotonic() - killed_at if recovered else None
     time.sleep(max(0.0, killed_at + after_s - time.monotonic()))
     gen.halt.set()

@@ -10,6 +10,7 @@ lives in the cluster, not in the client. Restores from the latest retained check
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -101,10 +102,8 @@ def submit(settings: Settings, fresh: bool = False, timeout: float = 240.0) -> s
 
 def cancel(settings: Settings, job_id: str) -> None:
     """Cancel a job (its retained checkpoints stay: RETAIN_ON_CANCELLATION)."""
-    try:
+    with contextlib.suppress(httpx.HTTPError):
         httpx.patch(f"{rest_url(settings)}/jobs/{job_id}", params={"mode": "cancel"}, timeout=5.0)
-    except httpx.HTTPError:
-        pass
 
 
 def cancel_landing(settings: Settings, timeout: float = 30.0) -> list[str]:

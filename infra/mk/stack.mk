@@ -1,10 +1,10 @@
 # The whole local loop (broker, Flink job, MLflow, Airflow, BentoML) on embedded defaults.
 .PHONY: up down status logs mlflow-up mlflow-down demo
 up: install ## install envs, start the whole loop, train a first champion if needed, print the addresses
-	$(MOVIEREC) stack up
+	$(MOVIEREC) stack up --profile $(PROFILE)
 
 down: ## stop exactly what `make up` started (PID files under var/pids)
-	$(MOVIEREC) stack down
+	$(MOVIEREC) stack down --profile $(PROFILE)
 
 status: ## which stack processes run
 	@$(MOVIEREC) stack status

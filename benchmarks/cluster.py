@@ -1,0 +1,140 @@
+"""Cluster-profile benchmark: landing throughput at parallelism 1 vs 2, and the TaskManager-kill drill.
+
+Real engines on loopback: a tansu broker, a Flink standalone session cluster (1 JobManager + 2 TaskManagers x 2
+slots) and the landing job submitted with `flink run` (infra.cluster). For each parallelism: a fresh 2-partition
+topic holding `--count` valid clicks is produced first (a backlog), then the job is submitted fresh; throughput =
+count / (time the de-dup operator has read every record - time it read the first), from the JobManager's REST
+record counters (sampled every 0.25 s, refreshed every 1 s); landed_s = submit -> all committed in files
+(includes checkpointing). Then the drill (infra.cluster.drill): kill -9 the file writer's TaskManager mid-stream.
+Writes benchmarks/results/cluster.json with os.getloadavg(). Usage:
+  .venvs/ml/bin/python benchmarks/cluster.py [--count 200000] [--port-base 19520] [--no-drill]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import uuid
+
+from infra.broker import start_broker, stop_broker
+from infra.cluster import drill, flink_cluster, flink_submit
+from infra.processes import wait_for
+from pipelines.events import ClickEvent
+from pipelines.kafka_config import ensure_topics, producer
+from pipelines.landed import committed_files
+from pipelines.settings import PROJECT_ROOT, Settings
+
+RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "cluster.json"
+
+
+def fresh_topic(settings: Settings, parallelism: int) -> Settings:
+    """The same cluster and broker with a new topic, consumer group and feedback folder."""
+    suffix = uuid.uuid4().hex[:8]
+    run = settings.model_copy(update={
+        "clicks_topic": f"bench-clicks-{suffix}", "dlq_topic": f"bench-dlq-{suffix}",
+        "flink_consumer_group": f"bench-{suffix}", "flink_parallelism": parallelism,
+        "feedback_dir": settings.var_dir / "bench-feedback" / suffix,
+    })  # fmt: skip
+    ensure_topics(run)
+    return run
+
+
+def produce_backlog(settings: Settings, count: int) -> float:
+    prod = producer(settings.kafka_bootstrap, **{"linger.ms": 20})
+    began = time.monotonic()
+    for i in range(count):
+        event = ClickEvent(user_id=1 + i % 600, movie_id=1 + (i * 13) % 9000)
+        prod.produce(settings.clicks_topic, key=event.kafka_key(), value=event.to_json_bytes())
+        if i % 10_000 == 0:
+            prod.poll(0)
+    assert prod.flush(60) == 0
+    return time.monotonic() - began
+
+
+def dedup_read_records(settings: Settings, job_id: str) -> int:
+    vertex = next(
+        v for v in drill.job_detail(settings, job_id)["vertices"] if v["name"].startswith("Deduplicate")
+    )
+    return int(vertex["metrics"]["read-records"])
+
+
+def landed_lines(settings: Settings) -> int:
+    return sum(
+        sum(1 for _ in open(settings.feedback_dir / f"dt={dt}" / name, "rb"))
+        for dt, names in committed_files(settings.feedback_dir).items()
+        for name in names
+    )
+
+
+def throughput_run(settings: Settings, parallelism: int, count: int) -> dict:
+    run = fresh_topic(settings, parallelism)
+    produce_s = produce_backlog(run, count)
+    submitted = time.monotonic()
+    job_id = flink_submit.submit(run, fresh=True)
+    running_s = time.monotonic() - submitted
+    first = done = None
+    deadline = time.monotonic() + 600
+    while done is None and time.monotonic() < deadline:
+        n = dedup_read_records(run, job_id)
+        now = time.monotonic()
+        if first is None and n > 0:
+            first = (now, n)
+        if n >= count:
+            done = now
+        time.sleep(0.25)
+    landed = wait_for(lambda: landed_lines(run) >= count, timeout=300, interval=1.0)
+    landed_s = time.monotonic() - submitted
+    flink_submit.cancel_landing(run)
+    rate = count / (done - first[0]) if first and done and done > first[0] else None
+    return {
+        "parallelism": parallelism, "count": count, "produce_s": round(produce_s, 1),
+        "submit_to_running_s": round(running_s, 1),
+        "throughput_ev_s": round(rate) if rate else None,
+        "submit_to_all_landed_s": round(landed_s, 1) if landed else None,
+        "landed": landed_lines(run), "load_avg_1m_after": round(os.getloadavg()[0], 2),
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--count", type=int, default=200_000)
+    parser.add_argument("--port-base", type=int, default=19520)
+    parser.add_argument("--parallelisms", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-drill", action="store_true")
+    args = parser.parse_args()
+    base = args.port_base
+    settings = Settings(
+        var_dir=PROJECT_ROOT / "var" / "bench-cluster", kafka_bootstrap=f"127.0.0.1:{base}",
+        flink_rest_port=base + 1, flink_rpc_port=base + 2, clicks_partitions=2,
+    )  # fmt: skip
+    report: dict = {"load_avg_before": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
+    try:
+        start_broker(settings)
+        began = time.monotonic()
+        flink_cluster.start_cluster(settings)
+        report["cluster_start_s"] = round(time.monotonic() - began, 1)
+        report["throughput"] = []
+        for p in args.parallelisms:
+            report["throughput"].append(throughput_run(settings, p, args.count))
+            print(json.dumps(report["throughput"][-1]), flush=True)
+        if not args.no_drill:
+            run = fresh_topic(settings, 2)
+            job_id = flink_submit.submit(run, fresh=True)
+            report["taskmanager_kill"] = drill.kill_taskmanager(run, job_id).as_dict()
+            print(json.dumps(report["taskmanager_kill"]), flush=True)
+            flink_submit.cancel_landing(run)
+    finally:
+        flink_cluster.stop_cluster(settings)
+        stop_broker(settings)
+    report["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
+    ratio = [r["throughput_ev_s"] for r in report["throughput"] if r["throughput_ev_s"]]
+    if len(ratio) == 2:
+        report["p2_over_p1"] = round(ratio[1] / ratio[0], 2)
+    RESULTS.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""The profile's PostgreSQL: checked before anything starts, one database per user of it (MLflow, feedback)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from pipelines.settings import Settings
+
+MLFLOW_DB, FEEDBACK_DB = "movierec_mlflow", "movierec_feedback"
+
+
+class PostgresMissing(RuntimeError):
+    """No PostgreSQL answers at settings.postgres_url."""
+
+
+def database_url(settings: Settings, database: str, driver: str = "") -> str:
+    """settings.postgres_url pointed at `database` (driver e.g. "+psycopg" for SQLAlchemy)."""
+    parts = urlsplit(settings.postgres_url)
+    return urlunsplit((f"postgresql{driver}", parts.netloc, f"/{database}", parts.query, ""))
+
+
+def check(settings: Settings) -> str:
+    """The server version; raises PostgresMissing with what to do when none answers."""
+    import psycopg
+
+    try:
+        with psycopg.connect(settings.postgres_url, connect_timeout=3) as conn:
+            return conn.execute("SHOW server_version").fetchone()[0]
+    except psycopg.Error as exc:
+        raise PostgresMissing(
+            f"the cluster profile needs PostgreSQL at {settings.postgres_url} (MOVIEREC_POSTGRES_URL) and none "
+            f"answers ({str(exc).strip().splitlines()[0]}); nothing was started. Debian: "
+            "apt-get install postgresql && pg_ctlcluster --skip-systemctl-redirect <version> main start"
+        ) from exc
+
+
+def ensure_database(settings: Settings, database: str) -> str:
+    """Create `database` if missing; returns its URL."""
+    import psycopg
+
+    with psycopg.connect(settings.postgres_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')
+    return database_url(settings, database)
