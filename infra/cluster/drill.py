@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import httpx
@@ -80,15 +81,17 @@ class AckedProducer(threading.Thread):
         prod.flush(30)
 
 
-def landed_file_counts(settings: Settings) -> Counter:
-    """event_id -> times it appears in committed landed files."""
-    ids: Counter = Counter()
+def landed_event_ids(settings: Settings) -> Iterator[str]:
+    """The event_id of every row of every committed landed file (a duplicate appears twice)."""
     for dt, names in committed_files(settings.feedback_dir).items():
         for name in names:
-            for line in (settings.feedback_dir / f"dt={dt}" / name).read_text().splitlines():
-                if line.strip():
-                    ids[json.loads(line)["event_id"]] += 1
-    return ids
+            with open(settings.feedback_dir / f"dt={dt}" / name) as rows:
+                yield from (json.loads(row)["event_id"] for row in rows if row.strip())
+
+
+def landed_file_counts(settings: Settings) -> Counter:
+    """event_id -> times it appears in committed landed files."""
+    return Counter(landed_event_ids(settings))
 
 
 def landed_pg_ids(settings: Settings) -> set[str] | None:
