@@ -5,7 +5,8 @@ slots) and the landing job submitted with `flink run` (infra.cluster). For each 
 topic holding `--count` valid clicks is produced first (a backlog), then the job is submitted fresh; throughput =
 count / (time the de-dup operator has read every record - time it read the first), from the JobManager's REST
 record counters (sampled every 0.25 s, refreshed every 1 s); landed_s = submit -> all committed in files
-(includes checkpointing). Then the drill (infra.cluster.drill): kill -9 the file writer's TaskManager mid-stream.
+(includes checkpointing). Then the drills (infra.cluster.drill): kill -9 the JobManager mid-stream and restart it
+(the job is resubmitted from its retained checkpoint), then kill -9 the file writer's TaskManager.
 Writes benchmarks/results/cluster.json with os.getloadavg(). Usage:
   .venvs/ml/bin/python benchmarks/cluster.py [--count 200000] [--port-base 19520] [--no-drill]
 """
@@ -122,6 +123,9 @@ def main() -> None:
         if not args.no_drill:
             run = fresh_topic(settings, 2)
             job_id = flink_submit.submit(run, fresh=True)
+            report["jobmanager_restart"] = drill.restart_jobmanager(run, job_id).as_dict()
+            print(json.dumps(report["jobmanager_restart"]), flush=True)
+            job_id = report["jobmanager_restart"]["extra"]["job_id"]
             report["taskmanager_kill"] = drill.kill_taskmanager(run, job_id).as_dict()
             print(json.dumps(report["taskmanager_kill"]), flush=True)
             flink_submit.cancel_landing(run)

@@ -14,12 +14,19 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import httpx
 
-from infra.cluster.flink_cluster import rest_url, taskmanager_process
+from infra.cluster.flink_cluster import (
+    JOBMANAGER,
+    jobmanager_process,
+    registered_taskmanagers,
+    rest_url,
+    taskmanager_ids,
+    taskmanager_process,
+)
 from infra.processes import wait_for
 from pipelines.events import ClickEvent
 from pipelines.kafka_config import producer
@@ -136,36 +143,30 @@ def completed_checkpoints(settings: Settings, job_id: str) -> int:
     return int(body.get("counts", {}).get("completed", 0))
 
 
-def kill_taskmanager(settings: Settings, job_id: str, rate: float = 100.0, before_s: float = 6.0,
-                     after_s: float = 10.0, land_timeout: float = 120.0, seed: int | None = None) -> DrillResult:  # fmt: skip
-    """Produce for `before_s`, SIGKILL the writer's TaskManager, keep producing for `after_s`, then wait for landing."""
+def run_drill(settings: Settings, job_id: str, victim: str, fault: Callable[[], str], rate: float, before_s: float,
+              after_s: float, land_timeout: float, seed: int | None) -> DrillResult:  # fmt: skip
+    """Produce for `before_s`, run `fault` (it breaks something, waits for recovery, returns the running job's id),
+    keep producing until `after_s` after the fault, then wait until every acknowledged click landed and count."""
     wait_for(lambda: completed_checkpoints(settings, job_id) >= 1, timeout=120.0)
-    victim = writer_taskmanager(settings, job_id)
-    pid = taskmanager_process(settings, victim).pid()
-    if pid is None:
-        raise RuntimeError(f"{victim} has no PID file: it was not started by this profile")
     gen = AckedProducer(settings, rate, seed if seed is not None else int(time.time()))
     gen.start()
     time.sleep(before_s)
-    killed_at = time.monotonic()
-    os.kill(pid, signal.SIGKILL)
-    recovered = wait_for(
-        lambda: not fully_running(settings, job_id), timeout=30.0, interval=0.1
-    ) and wait_for(lambda: fully_running(settings, job_id), timeout=land_timeout, interval=0.25)
-    running_s = time.monotonic() - killed_at if recovered else None
-    time.sleep(max(0.0, killed_at + after_s - time.monotonic()))
-    gen.halt.set()
-    gen.join()
-    produced_s = time.monotonic() - killed_at + before_s
+    broken_at = time.monotonic()
+    try:
+        job_id = fault()
+        running_s: float | None = time.monotonic() - broken_at if fully_running(settings, job_id) else None
+    finally:
+        time.sleep(max(0.0, broken_at + after_s - time.monotonic()))
+        gen.halt.set()
+        gen.join()
     acked = set(gen.acked)
 
     def all_landed() -> bool:
-        files = landed_file_counts(settings)
         pg = landed_pg_ids(settings)
-        return acked <= set(files) and (pg is None or acked <= pg)
+        return acked <= set(landed_file_counts(settings)) and (pg is None or acked <= pg)
 
     landed = wait_for(all_landed, timeout=land_timeout, interval=1.0)
-    landed_s = time.monotonic() - killed_at
+    landed_s = time.monotonic() - broken_at
     files = landed_file_counts(settings)
     pg = landed_pg_ids(settings)
     return DrillResult(
@@ -178,5 +179,46 @@ def kill_taskmanager(settings: Settings, job_id: str, rate: float = 100.0, befor
         restored_checkpoint=restored_checkpoint(settings, job_id),
         kill_to_running_s=round(running_s, 1) if running_s is not None else None,
         kill_to_all_landed_s=round(landed_s, 1) if landed else None,
-        extra={"rate_per_s": rate, "produced_before_kill_s": before_s, "produced_s": round(produced_s, 1)},
+        extra={"rate_per_s": rate, "produced_before_kill_s": before_s, "job_id": job_id},
     )
+
+
+def kill_taskmanager(settings: Settings, job_id: str, rate: float = 100.0, before_s: float = 6.0,
+                     after_s: float = 10.0, land_timeout: float = 120.0, seed: int | None = None) -> DrillResult:  # fmt: skip
+    """SIGKILL the writer's TaskManager mid-stream; the same job restarts in place from its last checkpoint."""
+    victim = writer_taskmanager(settings, job_id)
+    pid = taskmanager_process(settings, victim).pid()
+    if pid is None:
+        raise RuntimeError(f"{victim} has no PID file: it was not started by this profile")
+
+    def fault() -> str:
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not fully_running(settings, job_id), timeout=30.0, interval=0.1)
+        wait_for(lambda: fully_running(settings, job_id), timeout=land_timeout, interval=0.25)
+        return job_id
+
+    return run_drill(settings, job_id, victim, fault, rate, before_s, after_s, land_timeout, seed)
+
+
+def restart_jobmanager(settings: Settings, job_id: str, rate: float = 100.0, before_s: float = 6.0,
+                       after_s: float = 10.0, land_timeout: float = 180.0, seed: int | None = None) -> DrillResult:  # fmt: skip
+    """SIGKILL the JobManager mid-stream, start it again and resubmit: without HA the new JobManager knows no job,
+    so `flink_submit.submit` restores the job from its latest retained checkpoint on the shared path."""
+    from infra.cluster import flink_submit
+
+    jm = jobmanager_process(settings)
+    pid = jm.pid()
+    if pid is None:
+        raise RuntimeError("the JobManager has no PID file: it was not started by this profile")
+
+    def fault() -> str:
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: jm.pid() is None, timeout=30.0, interval=0.1)
+        jm.start(timeout=land_timeout)
+        alive = {name for name in taskmanager_ids(settings) if taskmanager_process(settings, name).pid()}
+        wait_for(lambda: registered_taskmanagers(settings) >= alive, timeout=land_timeout)
+        new_job = flink_submit.submit(settings, timeout=land_timeout)
+        wait_for(lambda: fully_running(settings, new_job), timeout=land_timeout, interval=0.25)
+        return new_job
+
+    return run_drill(settings, job_id, JOBMANAGER, fault, rate, before_s, after_s, land_timeout, seed)
