@@ -28,6 +28,11 @@ ProfileOption = Annotated[
 def _stack(action: str, profile: str = "embedded") -> None:
     from infra import stack
 
+    if profile == "all" and action in ("down", "status"):
+        for each in PROFILES:
+            typer.echo(f"--- {each} profile")
+            _stack(action, each)
+        return
     if profile not in PROFILES:
         fail(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
     if profile == "cluster":
@@ -52,8 +57,8 @@ def stack_up(profile: ProfileOption = "embedded"):
 
 
 @stack_app.command("down")
-def stack_down(profile: ProfileOption = "embedded"):
-    """Stop exactly what `stack up` started (PID files under var/pids, var/cluster/pids)."""
+def stack_down(profile: ProfileOption = "all"):
+    """Stop exactly what `stack up` started (PID files under var/pids, var/cluster/pids); default: both profiles."""
     _stack("down", profile)
 
 

@@ -141,20 +141,26 @@ def up(settings: Settings) -> None:
 
 
 def down(settings: Settings) -> None:
+    if not settings.pids_dir.is_dir():
+        print("cluster profile: nothing was started")
+        return
     cancelled = (
         flink_submit.cancel_landing(settings) if flink_cluster.jobmanager_process(settings).pid() else []
     )
-    print(f"{'landing job':18s} {'cancelled ' + ', '.join(cancelled) if cancelled else 'was not running'}")
+    print(f"{'landing job':20s} {'cancelled ' + ', '.join(cancelled) if cancelled else 'was not running'}")
     for proc in reversed(processes(settings)):
-        print(f"{proc.name:18s} {'stopped' if proc.stop(grace=20.0) else 'was not running'}")
+        print(f"{proc.name:20s} {'stopped' if proc.stop(grace=20.0) else 'was not running'}")
 
 
 def status(settings: Settings) -> None:
+    if not settings.pids_dir.is_dir():
+        print("cluster profile: nothing was started")
+        return
     for proc in processes(settings):
         pid = proc.pid()
-        print(f"{proc.name:18s} {'running pid ' + str(pid) if pid else 'stopped'}")
+        print(f"{proc.name:20s} {'running pid ' + str(pid) if pid else 'stopped'}")
     jobs = flink_submit.active_landing_jobs(settings)
-    print(f"{'landing job':18s} {', '.join(jobs) if jobs else 'not running'}")
+    print(f"{'landing job':20s} {', '.join(jobs) if jobs else 'not running'}")
 
 
 def logs(settings: Settings) -> None:

@@ -1,5 +1,7 @@
 # The cluster profile (`make up PROFILE=cluster`, `make down PROFILE=cluster`): Flink session cluster, PostgreSQL,
 # S3 (moto), serving replicas; see docs/scale-out.md. And the secrets docker-compose.yml reads.
+# `make down` stops both profiles unless PROFILE is given (computed before the default below is applied)
+DOWN_PROFILE := $(if $(filter command line environment,$(origin PROFILE)),$(PROFILE),all)
 PROFILE ?= embedded
 .PHONY: cluster-status cluster-logs secrets
 cluster-status: ## which processes of the cluster profile run (and the landing job in the Flink cluster)

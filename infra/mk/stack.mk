@@ -4,7 +4,7 @@ up: install ## install envs, start the whole loop, train a first champion if nee
 	$(MOVIEREC) stack up --profile $(PROFILE)
 
 down: ## stop exactly what `make up` started (PID files under var/pids)
-	$(MOVIEREC) stack down --profile $(PROFILE)
+	$(MOVIEREC) stack down --profile $(DOWN_PROFILE)
 
 status: ## which stack processes run
 	@$(MOVIEREC) stack status
