@@ -12,6 +12,13 @@ Real-time personalization without a retrain. Three estimators (chosen by benchma
 
 Every estimator scales by `scale`: MF trained with softmax adds an item bias (popularity) that a tiny vector
 cannot outweigh, so how far a few clicks move away from popularity is a tuned hyper-parameter.
+
+Shrinkage towards popularity (`ridge`, `mean`): a few clicks are weak evidence, and clicks on the most popular
+movies are weaker still (MovieLens shows those at sign-up, so they say little about taste). Each click counts
+`min(1, (popularity rank / (popular_quantile * n_items))^2)` (floor `MIN_EVIDENCE`), and the dot part becomes
+`w * scale * solve + (1 - w) * popular_repr`, `w = n / (n + shrinkage)` for n counted clicks. `popular_repr` is the
+damped-popularity ranking projected onto the item table (least squares on [item bias, item vectors]: the cold-start
+list as a user vector), so with no evidence a new user gets (nearly) the cold-start list, not a worse one.
 Cost is bounded: the most recent `max_clicks` fresh clicks, at most `max_history` training items.
 """
 
@@ -26,6 +33,7 @@ from pipelines.fast_scoring import FastScorer
 
 METHODS = ("ridge", "mean", "softmax")
 EVENT_WEIGHTS = {"click": 1.0, "watch": 1.0, "like": 1.0}
+MIN_EVIDENCE = 0.05  # what a click on the single most popular movie still counts
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,9 @@ class FoldInConfig:
     steps: int = 10  # softmax
     learning_rate: float = 1.0  # softmax
     prior_l2: float = 0.1  # softmax: pull towards the prior row
+    shrinkage: float = 0.0  # c in w = n / (n + c): pseudo-clicks of the popularity prior (0: no shrinkage)
+    # clicks within this top share of the popularity ranking count less (0: off)
+    popular_quantile: float = 0.0
     max_clicks: int = 50
     max_history: int = 500
     history_weight: float = 1.0
@@ -46,7 +57,11 @@ class FoldInConfig:
 class FoldIn:
     """Per-scorer state (the item Gram matrix, the prior) + `user_repr`, the per-request solve."""
 
-    def __init__(self, scorer: FastScorer, config: FoldInConfig | None = None):
+    def __init__(
+        self, scorer: FastScorer, config: FoldInConfig | None = None, popular_repr: np.ndarray | None = None
+    ):
+        """`popular_repr`: the popularity prior as a dot-part vector (`fit_popularity`); default: the average
+        training user's."""
         self.scorer = scorer
         self.config = config or FoldInConfig()
         if self.config.method not in METHODS:
@@ -58,6 +73,26 @@ class FoldIn:
         q = scorer.item_dot.astype(np.float64)
         self._gram = q.T @ q
         self._prior = scorer.mean_user_repr()
+        d = scorer.d_dot
+        self.popular_repr = (self._prior[:d] if popular_repr is None else np.asarray(popular_repr)).astype(
+            np.float32
+        )
+        self._evidence = self._click_evidence()
+
+    def with_popularity(self, item_idx: np.ndarray, scores: np.ndarray) -> FoldIn:
+        """The same fold-in shrinking towards this popularity ranking (item indices, -1 ignored; higher = more)."""
+        return FoldIn(self.scorer, self.config, fit_popularity(self.scorer, item_idx, scores))
+
+    def _click_evidence(self) -> np.ndarray:
+        """What one click on each item counts: popular_quantile off -> 1; else (rank share / quantile)^2 in
+        [floor, 1] (squared: a click on the very top of the list, the sign-up page, counts far less)."""
+        q, n = self.config.popular_quantile, self.scorer.n_items
+        if q <= 0 or self.scorer.d_dot == 0:
+            return np.ones(n)
+        popularity = self.scorer.item_bias + self.scorer.item_dot @ self.popular_repr
+        rank = np.empty(n)
+        rank[np.argsort(-popularity, kind="stable")] = np.arange(n)
+        return np.clip((rank / (q * n)) ** 2, MIN_EVIDENCE, 1.0)
 
     def _usable(
         self, item_idx: Sequence[int] | np.ndarray, events: Sequence[str] | None
@@ -90,10 +125,14 @@ class FoldIn:
             idx = np.concatenate([history, idx])
             weights = np.concatenate([np.full(len(history), self.config.history_weight), weights])
         items, inverse = np.unique(idx, return_inverse=True)
-        w = np.bincount(inverse, weights=weights)
+        w = np.bincount(inverse, weights=weights * self._evidence[idx])
+        solved = self.config.scale * (
+            self._ridge(items, w) if self.config.method == "ridge" else self._mean(items, w)
+        )
+        c = self.config.shrinkage
+        share = w.sum() / (w.sum() + c) if c > 0 else 1.0
         out = prior.copy()
-        out[: self.scorer.d_dot] = self.config.scale * (self._ridge(items, w) if self.config.method == "ridge"
-                                                        else self._mean(items, w))  # fmt: skip
+        out[: self.scorer.d_dot] = share * solved + (1.0 - share) * self.popular_repr
         return out
 
     def _ridge(self, items: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -123,6 +162,27 @@ class FoldIn:
                 grad[d:] = _mlp_user_gradient(s, layers, g)
             r -= cfg.learning_rate * (grad + cfg.prior_l2 * (r - prior))
         return r
+
+
+def fit_popularity(scorer: FastScorer, item_idx: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The dot-part vector p whose scores `item_bias + item_dot @ p` best rank like `scores` (e.g. the damped
+    popularity of cold start): weighted least squares of scores on [item_bias, item_dot, 1], weight 1 / (rank + 50)
+    (the top of the ranking is what a top-10 shows), divided by the bias weight. Items without a score count as the
+    least popular. Falls back to the average user when there is no ranking or the fit runs against the bias."""
+    idx, scores = np.asarray(item_idx, np.int64), np.asarray(scores, np.float64)
+    known = (idx >= 0) & (idx < scorer.n_items)
+    if not known.any() or scorer.d_dot == 0:
+        return scorer.mean_user_repr()[: scorer.d_dot]
+    target = np.full(scorer.n_items, scores[known].min())
+    target[idx[known]] = scores[known]
+    rank = np.empty(scorer.n_items)
+    rank[np.argsort(-target, kind="stable")] = np.arange(scorer.n_items)
+    root_w = 1.0 / np.sqrt(rank + 50.0)
+    x = np.column_stack([scorer.item_bias, scorer.item_dot, np.ones(scorer.n_items)]).astype(np.float64)
+    coef = np.linalg.lstsq(x * root_w[:, None], target * root_w, rcond=None)[0]
+    if coef[0] <= 1e-6:
+        return scorer.mean_user_repr()[: scorer.d_dot]
+    return (coef[1:-1] / coef[0]).astype(np.float32)
 
 
 def _mlp_user_gradient(s: FastScorer, layers: list[np.ndarray], g: np.ndarray) -> np.ndarray:
