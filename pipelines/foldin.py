@@ -17,8 +17,8 @@ Shrinkage towards popularity (`ridge`, `mean`): a few clicks are weak evidence, 
 movies are weaker still (MovieLens shows those at sign-up, so they say little about taste). Each click counts
 `min(1, (popularity rank / (popular_quantile * n_items))^2)` (floor `MIN_EVIDENCE`), and the dot part becomes
 `w * scale * solve + (1 - w) * popular_repr`, `w = n / (n + shrinkage)` for n counted clicks. `popular_repr` is the
-damped-popularity ranking projected onto the item table (least squares on [item bias, item vectors]: the cold-start
-list as a user vector), so with no evidence a new user gets (nearly) the cold-start list, not a worse one.
+damped-popularity ranking projected onto the item table (`fit_popularity`: the cold-start list as a user
+vector), so with no evidence a new user gets (nearly) the cold-start list, not a worse one.
 Cost is bounded: the most recent `max_clicks` fresh clicks, at most `max_history` training items.
 """
 
@@ -166,9 +166,10 @@ class FoldIn:
 
 def fit_popularity(scorer: FastScorer, item_idx: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """The dot-part vector p whose scores `item_bias + item_dot @ p` best rank like `scores` (e.g. the damped
-    popularity of cold start): weighted least squares of scores on [item_bias, item_dot, 1], weight 1 / (rank + 50)
-    (the top of the ranking is what a top-10 shows), divided by the bias weight. Items without a score count as the
-    least popular. Falls back to the average user when there is no ranking or the fit runs against the bias."""
+    popularity of cold start): scores ~ a * item_bias + item_dot @ p' + c by weighted least squares, weight
+    1 / (rank + 50) (the top of the ranking is what a top-10 shows), with a light ridge on p' so that what the item
+    bias explains stays with it (the bias lies almost in the item vectors' span); p = p' / a. Items without a score
+    count as the least popular. Falls back to the average user when there is no ranking or a <= 0."""
     idx, scores = np.asarray(item_idx, np.int64), np.asarray(scores, np.float64)
     known = (idx >= 0) & (idx < scorer.n_items)
     if not known.any() or scorer.d_dot == 0:
@@ -177,9 +178,12 @@ def fit_popularity(scorer: FastScorer, item_idx: np.ndarray, scores: np.ndarray)
     target[idx[known]] = scores[known]
     rank = np.empty(scorer.n_items)
     rank[np.argsort(-target, kind="stable")] = np.arange(scorer.n_items)
-    root_w = 1.0 / np.sqrt(rank + 50.0)
+    w = 1.0 / (rank + 50.0)
     x = np.column_stack([scorer.item_bias, scorer.item_dot, np.ones(scorer.n_items)]).astype(np.float64)
-    coef = np.linalg.lstsq(x * root_w[:, None], target * root_w, rcond=None)[0]
+    a = (x.T * w) @ x
+    ridge = 1e-3 * np.trace(a[1:-1, 1:-1]) / scorer.d_dot
+    a[np.arange(1, scorer.d_dot + 1), np.arange(1, scorer.d_dot + 1)] += ridge
+    coef = np.linalg.solve(a, (x.T * w) @ target)
     if coef[0] <= 1e-6:
         return scorer.mean_user_repr()[: scorer.d_dot]
     return (coef[1:-1] / coef[0]).astype(np.float32)
