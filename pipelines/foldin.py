@@ -19,7 +19,9 @@ movies are weaker still (MovieLens shows those at sign-up, so they say little ab
 `w * scale * solve + (1 - w) * popular_repr`, `w = n / (n + shrinkage)` for n counted clicks. `popular_repr` is the
 damped-popularity ranking projected onto the item table (`fit_popularity`: the cold-start list as a user
 vector), so with no evidence a new user gets (nearly) the cold-start list, not a worse one.
-Cost is bounded: the most recent `max_clicks` fresh clicks, at most `max_history` training items.
+A known user keeps the trained row and adds `known_scale` times the clicks' solve (what training learned stays;
+re-solving the row from history + clicks lost part of it). Cost is bounded: the most recent `max_clicks` fresh
+clicks (at most `max_history` training items when `known_scale` = 0 re-solves from history).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class FoldInConfig:
     shrinkage: float = 0.0  # c in w = n / (n + c): pseudo-clicks of the popularity prior (0: no shrinkage)
     # clicks within this top share of the popularity ranking count less (0: off)
     popular_quantile: float = 0.0
+    # a known user: trained row + known_scale * solve(fresh clicks); 0: re-solve from history + clicks instead
+    known_scale: float = 10.0
     max_clicks: int = 50
     max_history: int = 500
     history_weight: float = 1.0
@@ -112,7 +116,8 @@ class FoldIn:
         """A representation for FastScorer.score_vector, or None when no click is usable (caller: popularity).
 
         `item_idx`: fresh clicks as catalog indices, oldest first (-1 = movie unknown to the model, ignored);
-        `user_idx`/`history_idx`: a known user's row and training items, folded in together with the clicks.
+        `user_idx`/`history_idx`: a known user's row and training items. With `known_scale` > 0 the row is kept and
+        the clicks' solve added to it (history unused: cheap); with 0 the row is re-solved from history + clicks.
         """
         idx, weights = self._usable(item_idx, events)
         if len(idx) == 0:
@@ -120,20 +125,27 @@ class FoldIn:
         prior = self._prior if user_idx is None else self.scorer.user_repr(user_idx).astype(np.float32)
         if self.config.method == "softmax":
             return self._softmax_steps(prior, idx, weights)
+        out, d = prior.copy(), self.scorer.d_dot
+        if (
+            user_idx is not None and self.config.known_scale > 0
+        ):  # the trained row plus what the fresh clicks add
+            out[:d] += self.config.known_scale * self._solve(idx, weights)
+            return out
         history = np.asarray(history_idx, dtype=np.int64)[: self.config.max_history]
         if len(history):
             idx = np.concatenate([history, idx])
             weights = np.concatenate([np.full(len(history), self.config.history_weight), weights])
-        items, inverse = np.unique(idx, return_inverse=True)
-        w = np.bincount(inverse, weights=weights * self._evidence[idx])
-        solved = self.config.scale * (
-            self._ridge(items, w) if self.config.method == "ridge" else self._mean(items, w)
-        )
+        weights = weights * self._evidence[idx]
         c = self.config.shrinkage
-        share = w.sum() / (w.sum() + c) if c > 0 else 1.0
-        out = prior.copy()
-        out[: self.scorer.d_dot] = share * solved + (1.0 - share) * self.popular_repr
+        share = weights.sum() / (weights.sum() + c) if c > 0 else 1.0
+        out[:d] = share * self.config.scale * self._solve(idx, weights) + (1.0 - share) * self.popular_repr
         return out
+
+    def _solve(self, idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """The ridge projection or the weighted mean over the distinct clicked items (repeated clicks add up)."""
+        items, inverse = np.unique(idx, return_inverse=True)
+        w = np.bincount(inverse, weights=weights)
+        return self._ridge(items, w) if self.config.method == "ridge" else self._mean(items, w)
 
     def _ridge(self, items: np.ndarray, w: np.ndarray) -> np.ndarray:
         q = self.scorer.item_dot[items].astype(np.float64)

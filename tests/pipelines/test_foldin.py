@@ -52,9 +52,12 @@ def test_only_the_most_recent_clicks_count():
     np.testing.assert_allclose(fold.user_repr(many), fold.user_repr(many[-5:]))
 
 
-def test_known_user_history_is_folded_with_the_clicks():
+@pytest.mark.parametrize(
+    "known_scale", [0.0, 10.0]
+)  # 0: row re-solved from history + clicks; else row + clicks
+def test_a_known_users_fresh_clicks_move_their_list(known_scale):
     scorer = clustered_scorer(np.random.default_rng(4))
-    fold = FoldIn(scorer, FoldInConfig(scale=3.0))
+    fold = FoldIn(scorer, FoldInConfig(scale=3.0, known_scale=known_scale))
     history = np.array([0, 3, 6, 9, 12])  # cluster 0
     only_history = fold.user_repr([15], user_idx=1, history_idx=history)
     with_clicks = fold.user_repr([1, 4, 7, 10, 13, 16], user_idx=1, history_idx=history)  # cluster 1
@@ -62,6 +65,14 @@ def test_known_user_history_is_folded_with_the_clicks():
         np.mean(top_k(scorer.score_vector(r), 10, history) % 3 == 1) for r in (only_history, with_clicks)
     ]
     assert share[1] > share[0]
+
+
+def test_a_known_user_keeps_the_trained_row_plus_the_clicks():
+    scorer = clustered_scorer(np.random.default_rng(14))
+    fold = FoldIn(scorer, FoldInConfig(known_scale=10.0))
+    folded = fold.user_repr([1, 4], user_idx=2, history_idx=[0, 3, 6])
+    alone = FoldIn(scorer, FoldInConfig(scale=10.0)).user_repr([1, 4])  # a new user's solve, same clicks
+    np.testing.assert_allclose(folded - scorer.user_repr(2), alone, rtol=1e-5, atol=1e-6)
 
 
 def test_mlp_gradient_matches_finite_differences():
@@ -107,7 +118,9 @@ def test_an_mlp_only_model_needs_the_softmax_method():
 
 def popularity_on(scorer: FastScorer, cluster: int) -> tuple[np.ndarray, np.ndarray]:
     """A damped-popularity-like ranking (item indices, scores): the item bias, but favouring `cluster` more."""
-    scores = scorer.item_bias + scorer.item_dot @ (np.eye(DIM)[cluster] * 0.5)  # cluster centres: 3 * e_cluster
+    scores = scorer.item_bias + scorer.item_dot @ (
+        np.eye(DIM)[cluster] * 0.5
+    )  # cluster centres: 3 * e_cluster
     return np.arange(N_ITEMS), scores
 
 
