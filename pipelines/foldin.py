@@ -12,7 +12,16 @@ Real-time personalization without a retrain. Three estimators (chosen by benchma
 
 Every estimator scales by `scale`: MF trained with softmax adds an item bias (popularity) that a tiny vector
 cannot outweigh, so how far a few clicks move away from popularity is a tuned hyper-parameter.
-Cost is bounded: the most recent `max_clicks` fresh clicks, at most `max_history` training items.
+
+Shrinkage towards popularity (`ridge`, `mean`): a few clicks are weak evidence, and clicks on the most popular
+movies are weaker still (MovieLens shows those at sign-up, so they say little about taste). Each click counts
+`min(1, (popularity rank / (popular_quantile * n_items))^2)` (floor `MIN_EVIDENCE`; in the solve and in n), and the
+dot part becomes `w * scale * solve + (1 - w) * popular_repr`, `w = n / (n + shrinkage)` for n counted clicks.
+`popular_repr` is the damped-popularity ranking projected onto the item table (`fit_popularity`: the cold-start
+list as a user vector), so with no evidence a new user gets (nearly) the cold-start list, not a worse one.
+A known user keeps the trained row and adds `known_scale` times the clicks' solve (what training learned stays;
+re-solving the row from history + clicks lost part of it). Cost is bounded: the most recent `max_clicks` fresh
+clicks (at most `max_history` training items when `known_scale` = 0 re-solves from history).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from pipelines.fast_scoring import FastScorer
 
 METHODS = ("ridge", "mean", "softmax")
 EVENT_WEIGHTS = {"click": 1.0, "watch": 1.0, "like": 1.0}
+MIN_EVIDENCE = 0.05  # what a click on the single most popular movie still counts
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,11 @@ class FoldInConfig:
     steps: int = 10  # softmax
     learning_rate: float = 1.0  # softmax
     prior_l2: float = 0.1  # softmax: pull towards the prior row
+    shrinkage: float = 0.0  # c in w = n / (n + c): pseudo-clicks of the popularity prior (0: no shrinkage)
+    # clicks within this top share of the popularity ranking count less (0: off)
+    popular_quantile: float = 0.0
+    # a known user: trained row + known_scale * solve(fresh clicks); 0: re-solve from history + clicks instead
+    known_scale: float = 30.0  # chosen on half the known users of ml-latest-small with the service's settings
     max_clicks: int = 50
     max_history: int = 500
     history_weight: float = 1.0
@@ -46,7 +61,11 @@ class FoldInConfig:
 class FoldIn:
     """Per-scorer state (the item Gram matrix, the prior) + `user_repr`, the per-request solve."""
 
-    def __init__(self, scorer: FastScorer, config: FoldInConfig | None = None):
+    def __init__(
+        self, scorer: FastScorer, config: FoldInConfig | None = None, popular_repr: np.ndarray | None = None
+    ):
+        """`popular_repr`: the popularity prior as a dot-part vector (`fit_popularity`); default: the average
+        training user's."""
         self.scorer = scorer
         self.config = config or FoldInConfig()
         if self.config.method not in METHODS:
@@ -58,6 +77,26 @@ class FoldIn:
         q = scorer.item_dot.astype(np.float64)
         self._gram = q.T @ q
         self._prior = scorer.mean_user_repr()
+        d = scorer.d_dot
+        self.popular_repr = (self._prior[:d] if popular_repr is None else np.asarray(popular_repr)).astype(
+            np.float32
+        )
+        self._evidence = self._click_evidence()
+
+    def with_popularity(self, item_idx: np.ndarray, scores: np.ndarray) -> FoldIn:
+        """The same fold-in shrinking towards this popularity ranking (item indices, -1 ignored; higher = more)."""
+        return FoldIn(self.scorer, self.config, fit_popularity(self.scorer, item_idx, scores))
+
+    def _click_evidence(self) -> np.ndarray:
+        """What one click on each item counts: popular_quantile off -> 1; else (rank share / quantile)^2 in
+        [floor, 1] (squared: a click on the very top of the list, the sign-up page, counts far less)."""
+        q, n = self.config.popular_quantile, self.scorer.n_items
+        if q <= 0 or self.scorer.d_dot == 0:
+            return np.ones(n)
+        popularity = self.scorer.item_bias + self.scorer.item_dot @ self.popular_repr
+        rank = np.empty(n)
+        rank[np.argsort(-popularity, kind="stable")] = np.arange(n)
+        return np.clip((rank / (q * n)) ** 2, MIN_EVIDENCE, 1.0)
 
     def _usable(
         self, item_idx: Sequence[int] | np.ndarray, events: Sequence[str] | None
@@ -77,7 +116,8 @@ class FoldIn:
         """A representation for FastScorer.score_vector, or None when no click is usable (caller: popularity).
 
         `item_idx`: fresh clicks as catalog indices, oldest first (-1 = movie unknown to the model, ignored);
-        `user_idx`/`history_idx`: a known user's row and training items, folded in together with the clicks.
+        `user_idx`/`history_idx`: a known user's row and training items. With `known_scale` > 0 the row is kept and
+        the clicks' solve added to it (history unused: cheap); with 0 the row is re-solved from history + clicks.
         """
         idx, weights = self._usable(item_idx, events)
         if len(idx) == 0:
@@ -85,16 +125,27 @@ class FoldIn:
         prior = self._prior if user_idx is None else self.scorer.user_repr(user_idx).astype(np.float32)
         if self.config.method == "softmax":
             return self._softmax_steps(prior, idx, weights)
+        out, d = prior.copy(), self.scorer.d_dot
+        if (
+            user_idx is not None and self.config.known_scale > 0
+        ):  # the trained row plus what the fresh clicks add
+            out[:d] += self.config.known_scale * self._solve(idx, weights)
+            return out
         history = np.asarray(history_idx, dtype=np.int64)[: self.config.max_history]
         if len(history):
             idx = np.concatenate([history, idx])
             weights = np.concatenate([np.full(len(history), self.config.history_weight), weights])
+        weights = weights * self._evidence[idx]
+        c = self.config.shrinkage
+        share = weights.sum() / (weights.sum() + c) if c > 0 else 1.0
+        out[:d] = share * self.config.scale * self._solve(idx, weights) + (1.0 - share) * self.popular_repr
+        return out
+
+    def _solve(self, idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """The ridge projection or the weighted mean over the distinct clicked items (repeated clicks add up)."""
         items, inverse = np.unique(idx, return_inverse=True)
         w = np.bincount(inverse, weights=weights)
-        out = prior.copy()
-        out[: self.scorer.d_dot] = self.config.scale * (self._ridge(items, w) if self.config.method == "ridge"
-                                                        else self._mean(items, w))  # fmt: skip
-        return out
+        return self._ridge(items, w) if self.config.method == "ridge" else self._mean(items, w)
 
     def _ridge(self, items: np.ndarray, w: np.ndarray) -> np.ndarray:
         q = self.scorer.item_dot[items].astype(np.float64)
@@ -123,6 +174,31 @@ class FoldIn:
                 grad[d:] = _mlp_user_gradient(s, layers, g)
             r -= cfg.learning_rate * (grad + cfg.prior_l2 * (r - prior))
         return r
+
+
+def fit_popularity(scorer: FastScorer, item_idx: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The dot-part vector p whose scores `item_bias + item_dot @ p` best rank like `scores` (e.g. the damped
+    popularity of cold start): scores ~ a * item_bias + item_dot @ p' + c by weighted least squares, weight
+    1 / (rank + 50) (the top of the ranking is what a top-10 shows), with a light ridge on p' so that what the item
+    bias explains stays with it (the bias lies almost in the item vectors' span); p = p' / a. Items without a score
+    count as the least popular. Falls back to the average user when there is no ranking or a <= 0."""
+    idx, scores = np.asarray(item_idx, np.int64), np.asarray(scores, np.float64)
+    known = (idx >= 0) & (idx < scorer.n_items)
+    if not known.any() or scorer.d_dot == 0:
+        return scorer.mean_user_repr()[: scorer.d_dot]
+    target = np.full(scorer.n_items, scores[known].min())
+    target[idx[known]] = scores[known]
+    rank = np.empty(scorer.n_items)
+    rank[np.argsort(-target, kind="stable")] = np.arange(scorer.n_items)
+    w = 1.0 / (rank + 50.0)
+    x = np.column_stack([scorer.item_bias, scorer.item_dot, np.ones(scorer.n_items)]).astype(np.float64)
+    a = (x.T * w) @ x
+    ridge = 1e-3 * np.trace(a[1:-1, 1:-1]) / scorer.d_dot
+    a[np.arange(1, scorer.d_dot + 1), np.arange(1, scorer.d_dot + 1)] += ridge
+    coef = np.linalg.solve(a, (x.T * w) @ target)
+    if coef[0] <= 1e-6:
+        return scorer.mean_user_repr()[: scorer.d_dot]
+    return (coef[1:-1] / coef[0]).astype(np.float32)
 
 
 def _mlp_user_gradient(s: FastScorer, layers: list[np.ndarray], g: np.ndarray) -> np.ndarray:

@@ -118,6 +118,8 @@ class Recommender:
         self._cold_ids = cold.item_id.to_numpy(np.int64)
         self._cold_scores = cold.score.to_numpy(np.float64)
         self._cold_lookup: dict[int, float] | None = None
+        if self.foldin is not None:  # few fresh clicks shrink towards the cold-start ranking (see foldin.py)
+            self.foldin = self.foldin.with_popularity(self._item_idx(self._cold_ids), self._cold_scores)
         self.genres = sorted({g for m in self.movies.values() for g in m.genres if g != "(no genres listed)"})
         self._all_items = np.arange(self.maps.n_items, dtype=np.int32)
         self.content_spec = ItemFeatureSpec.load(folder)
@@ -146,7 +148,7 @@ class Recommender:
         out = copy.copy(self)
         out.fast = fast.take_items(order)
         out.scorer = FastPairScorer(out.fast)
-        out.foldin = FoldIn(out.fast, self.foldin.config if self.foldin else None)
+        out.foldin = FoldIn(out.fast, self.foldin.config, self.foldin.popular_repr)
         out.maps = IdMaps(self.maps.user_ids, ids[order])
         out._seen_indices = position[self._seen_indices]
         out._all_items = np.arange(len(ids), dtype=np.int32)

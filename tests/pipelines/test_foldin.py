@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipelines.fast_scoring import FastScorer, top_k
-from pipelines.foldin import FoldIn, FoldInConfig, _mlp_user_gradient
+from pipelines.foldin import FoldIn, FoldInConfig, _mlp_user_gradient, fit_popularity
 
 N_ITEMS, DIM = 60, 4
 
@@ -52,9 +52,12 @@ def test_only_the_most_recent_clicks_count():
     np.testing.assert_allclose(fold.user_repr(many), fold.user_repr(many[-5:]))
 
 
-def test_known_user_history_is_folded_with_the_clicks():
+@pytest.mark.parametrize(
+    "known_scale", [0.0, 10.0]
+)  # 0: row re-solved from history + clicks; else row + clicks
+def test_a_known_users_fresh_clicks_move_their_list(known_scale):
     scorer = clustered_scorer(np.random.default_rng(4))
-    fold = FoldIn(scorer, FoldInConfig(scale=3.0))
+    fold = FoldIn(scorer, FoldInConfig(scale=3.0, known_scale=known_scale))
     history = np.array([0, 3, 6, 9, 12])  # cluster 0
     only_history = fold.user_repr([15], user_idx=1, history_idx=history)
     with_clicks = fold.user_repr([1, 4, 7, 10, 13, 16], user_idx=1, history_idx=history)  # cluster 1
@@ -62,6 +65,14 @@ def test_known_user_history_is_folded_with_the_clicks():
         np.mean(top_k(scorer.score_vector(r), 10, history) % 3 == 1) for r in (only_history, with_clicks)
     ]
     assert share[1] > share[0]
+
+
+def test_a_known_user_keeps_the_trained_row_plus_the_clicks():
+    scorer = clustered_scorer(np.random.default_rng(14))
+    fold = FoldIn(scorer, FoldInConfig(known_scale=10.0))
+    folded = fold.user_repr([1, 4], user_idx=2, history_idx=[0, 3, 6])
+    alone = FoldIn(scorer, FoldInConfig(scale=10.0)).user_repr([1, 4])  # a new user's solve, same clicks
+    np.testing.assert_allclose(folded - scorer.user_repr(2), alone, rtol=1e-5, atol=1e-6)
 
 
 def test_mlp_gradient_matches_finite_differences():
@@ -103,3 +114,57 @@ def test_an_mlp_only_model_needs_the_softmax_method():
     with pytest.raises(ValueError, match="softmax"):
         FoldIn(mlp_only, FoldInConfig(method="ridge"))
     assert FoldIn(mlp_only, FoldInConfig(method="softmax")).user_repr([1, 4]).shape == (2,)
+
+
+def popularity_on(scorer: FastScorer, cluster: int) -> tuple[np.ndarray, np.ndarray]:
+    """A damped-popularity-like ranking (item indices, scores): the item bias, but favouring `cluster` more."""
+    scores = scorer.item_bias + scorer.item_dot @ (
+        np.eye(DIM)[cluster] * 0.5
+    )  # cluster centres: 3 * e_cluster
+    return np.arange(N_ITEMS), scores
+
+
+def test_the_popularity_prior_is_the_given_ranking_as_a_user_vector():
+    scorer = clustered_scorer(np.random.default_rng(10))
+    idx, scores = popularity_on(scorer, cluster=1)
+    prior = fit_popularity(
+        scorer, np.concatenate([idx, [-1]]), np.concatenate([scores, [9.0]])
+    )  # -1: ignored
+    top = top_k(scorer.item_bias + scorer.item_dot @ prior, 10)
+    assert np.mean(top % 3 == 1) == 1.0, top  # not cluster 0, which the item bias favours
+    np.testing.assert_array_equal(fit_popularity(scorer, [-1], [1.0]), scorer.mean_user_repr()[:DIM])
+
+
+def test_without_shrinkage_the_popularity_prior_changes_nothing():
+    scorer = clustered_scorer(np.random.default_rng(11))
+    fold = FoldIn(scorer, FoldInConfig(scale=3.0))
+    with_prior = fold.with_popularity(*popularity_on(scorer, cluster=1))
+    np.testing.assert_allclose(with_prior.user_repr([2, 5, 8]), fold.user_repr([2, 5, 8]))
+
+
+def test_few_clicks_stay_near_popularity_and_more_clicks_move_further():
+    scorer = clustered_scorer(np.random.default_rng(12))
+    fold = FoldIn(scorer, FoldInConfig(scale=3.0, shrinkage=5.0)).with_popularity(*popularity_on(scorer, 1))
+
+    def share_of_clicked_cluster(clicks):
+        return np.mean(top_k(scorer.score_vector(fold.user_repr(clicks)), 10, clicks) % 3 == 2)
+
+    one, many = [2], [2, 5, 8, 11, 14, 17, 20, 23]  # cluster 2
+    assert share_of_clicked_cluster(one) < share_of_clicked_cluster(many) == 1.0
+    far = FoldIn(scorer, FoldInConfig(scale=3.0, shrinkage=1e9)).with_popularity(*popularity_on(scorer, 1))
+    np.testing.assert_allclose(far.user_repr(many)[:DIM], far.popular_repr, atol=1e-5)
+
+
+def test_clicks_on_the_most_popular_movies_count_less():
+    scorer = clustered_scorer(np.random.default_rng(13))
+    idx, scores = popularity_on(scorer, cluster=1)
+    fold = FoldIn(scorer, FoldInConfig(scale=3.0, shrinkage=5.0, popular_quantile=0.5)).with_popularity(
+        idx, scores
+    )
+    ranked = idx[np.argsort(-scores, kind="stable")]
+    top, tail = ranked[:3], ranked[-3:]
+
+    def moved(clicks):
+        return np.linalg.norm(fold.user_repr(clicks)[:DIM] - fold.popular_repr)
+
+    assert moved(top) < 0.5 * moved(tail)
