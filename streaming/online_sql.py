@@ -201,14 +201,11 @@ def impression_views() -> list[str]:
             SELECT * FROM (SELECT request_id, items, model_name, model_version, variant, strategy, ts AS imp_ts,
                 rowtime, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY rowtime DESC) AS rn FROM imp_on_time)
             WHERE rn = 1""",
-        # ... and per (user, movie): one row per shown item, with its 1-based position
-        """CREATE TEMPORARY VIEW imp_items AS
-            SELECT user_id, m AS movie_id, ARRAY_POSITION(items, m) AS item_position, model_name, model_version,
-                variant, strategy, ts AS imp_ts, rowtime
-            FROM imp_on_time CROSS JOIN UNNEST(items) AS t(m)""",
-        """CREATE TEMPORARY VIEW imp_by_user_movie AS
-            SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id, movie_id ORDER BY rowtime DESC)
-                AS rn FROM imp_items) WHERE rn = 1""",
+        # ... and per user (one row per response, not one per shown item: the latest impression is all the rule needs)
+        """CREATE TEMPORARY VIEW imp_by_user AS
+            SELECT * FROM (SELECT user_id, items, model_name, model_version, variant, strategy, ts AS imp_ts,
+                rowtime, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY rowtime DESC) AS rn FROM imp_on_time)
+            WHERE rn = 1""",
     ]
 
 
@@ -223,8 +220,9 @@ def click_views(settings: Settings) -> list[str]:
         "on_time, wm"
     )
     attribution_ms = settings.attribution_window_s * 1000
-    attributed = f"i.movie_id IS NOT NULL AND c.ts - i.imp_ts <= {attribution_ms}"
-    by_request = f"i.request_id IS NOT NULL AND c.ts - i.imp_ts <= {attribution_ms} AND ARRAY_POSITION(i.items, c.movie_id) > 0"
+    shown = f"c.ts - i.imp_ts <= {attribution_ms} AND ARRAY_POSITION(i.items, c.movie_id) > 0"
+    by_user = f"i.user_id IS NOT NULL AND {shown}"
+    by_request = f"i.request_id IS NOT NULL AND {shown}"
     return views + [
         f"""CREATE TEMPORARY VIEW clicks_checked AS
             SELECT {columns} FROM oc_fast_checked UNION ALL SELECT {columns} FROM oc_slow_checked""",
@@ -247,14 +245,13 @@ def click_views(settings: Settings) -> list[str]:
             LEFT JOIN imp_by_request FOR SYSTEM_TIME AS OF c.rowtime AS i ON c.request_id = i.request_id""",
         f"""CREATE TEMPORARY VIEW attributed_by_user AS
             SELECT c.event_id, c.rowtime,
-                CASE WHEN {attributed} THEN i.model_name ELSE '' END AS model_name,
-                CASE WHEN {attributed} THEN i.model_version ELSE '' END AS model_version,
-                CASE WHEN {attributed} THEN i.variant ELSE '{UNATTRIBUTED}' END AS variant,
-                CASE WHEN {attributed} THEN i.strategy ELSE '{NO_IMPRESSION}' END AS strategy,
-                CASE WHEN {attributed} THEN i.item_position END AS item_position
+                CASE WHEN {by_user} THEN i.model_name ELSE '' END AS model_name,
+                CASE WHEN {by_user} THEN i.model_version ELSE '' END AS model_version,
+                CASE WHEN {by_user} THEN i.variant ELSE '{UNATTRIBUTED}' END AS variant,
+                CASE WHEN {by_user} THEN i.strategy ELSE '{NO_IMPRESSION}' END AS strategy,
+                CASE WHEN {by_user} THEN ARRAY_POSITION(i.items, c.movie_id) END AS item_position
             FROM (SELECT * FROM clicks_on_time WHERE event = 'click' AND request_id IS NULL) AS c
-            LEFT JOIN imp_by_user_movie FOR SYSTEM_TIME AS OF c.rowtime AS i
-                ON c.user_id = i.user_id AND c.movie_id = i.movie_id""",
+            LEFT JOIN imp_by_user FOR SYSTEM_TIME AS OF c.rowtime AS i ON c.user_id = i.user_id""",
     ]
 
 
