@@ -33,10 +33,8 @@ IMPRESSION_TYPE = (
 
 
 def online_table(settings: Settings) -> str:
-    """PostgreSQL table of the window rows: `online_metrics` (+ the suffix of a non-default feedback table)."""
-    base = settings.feedback_postgres_table
-    suffix = base[len("click_feedback") :] if base.startswith("click_feedback") else f"_{base}"
-    return landed.checked_table(f"online_metrics{suffix}")
+    """PostgreSQL table of the window rows (settings.online_postgres_table, checked: it is interpolated into SQL)."""
+    return landed.checked_table(settings.online_postgres_table)
 
 
 def online_table_ddl(table: str) -> str:
@@ -256,44 +254,51 @@ def click_views(settings: Settings) -> list[str]:
 
 
 def metric_views(settings: Settings) -> list[str]:
-    w = settings.online_window_s
+    """CTR rows per (tumbling window, arm) and trending counts per (HOP window, movie), each counting an impression
+    (request_id) or click (event_id) once: a first window aggregate keyed by the id merges re-sent copies, a second
+    one (cascaded on its window_time) counts. Cheaper than COUNT(DISTINCT) maps, and it also keeps a re-sent click
+    out of mean_clicked_position and trending."""
+    w, slide = _seconds(settings.online_window_s), _seconds(settings.trending_slide_s)
     epoch_ms = "UNIX_TIMESTAMP(DATE_FORMAT({0}, 'yyyy-MM-dd HH:mm:ss')) * 1000"
+    arm = "model_name, model_version, variant, strategy"
     return [
-        # impressions are counted by distinct request_id (the service publishes them acks=1 without idempotence,
-        # so a retried send may arrive twice) and clicks by distinct event_id
-        """CREATE TEMPORARY VIEW online_events AS
-            SELECT model_name, model_version, variant, strategy, request_id AS impression_id,
-                CAST(NULL AS STRING) AS click_id, CAST(NULL AS INT) AS item_position, rowtime FROM imp_on_time
-            UNION ALL SELECT model_name, model_version, variant, strategy, CAST(NULL AS STRING), event_id,
-                item_position, rowtime FROM attributed_by_request
-            UNION ALL SELECT model_name, model_version, variant, strategy, CAST(NULL AS STRING), event_id,
-                item_position, rowtime FROM attributed_by_user""",
+        f"""CREATE TEMPORARY VIEW online_events AS
+            SELECT {arm}, TRUE AS is_impression, request_id AS event_key, CAST(NULL AS INT) AS item_position,
+                rowtime FROM imp_on_time
+            UNION ALL SELECT {arm}, FALSE, event_id, item_position, rowtime FROM attributed_by_request
+            UNION ALL SELECT {arm}, FALSE, event_id, item_position, rowtime FROM attributed_by_user""",
+        f"""CREATE TEMPORARY VIEW online_distinct AS
+            SELECT window_time AS event_time, {arm}, is_impression, MIN(item_position) AS item_position
+            FROM TABLE(TUMBLE(TABLE online_events, DESCRIPTOR(rowtime), {w}))
+            GROUP BY window_start, window_end, window_time, {arm}, is_impression, event_key""",
         f"""CREATE TEMPORARY VIEW online_windows AS
             SELECT {epoch_ms.format("window_start")} AS window_start, {epoch_ms.format("window_end")} AS window_end,
-                model_name, model_version, variant, strategy, impressions, clicks, clicks_at_10,
+                {arm}, impressions, clicks, clicks_at_10,
                 CASE WHEN impressions > 0 THEN CAST(clicks_at_10 AS DOUBLE) / impressions END AS ctr_at_10,
                 mean_clicked_position
             FROM (
-                SELECT window_start, window_end, model_name, model_version, variant, strategy,
-                    COUNT(DISTINCT impression_id) AS impressions, COUNT(DISTINCT click_id) AS clicks,
-                    COUNT(DISTINCT CASE WHEN item_position <= 10 THEN click_id END) AS clicks_at_10,
+                SELECT window_start, window_end, {arm},
+                    CAST(SUM(CASE WHEN is_impression THEN 1 ELSE 0 END) AS BIGINT) AS impressions,
+                    CAST(SUM(CASE WHEN is_impression THEN 0 ELSE 1 END) AS BIGINT) AS clicks,
+                    CAST(SUM(CASE WHEN item_position <= 10 THEN 1 ELSE 0 END) AS BIGINT) AS clicks_at_10,
                     AVG(CAST(item_position AS DOUBLE)) AS mean_clicked_position
-                FROM TABLE(TUMBLE(TABLE online_events, DESCRIPTOR(rowtime), {_seconds(w)}))
-                GROUP BY window_start, window_end, model_name, model_version, variant, strategy)""",
-        # plain sums, not COUNT(DISTINCT event_id): a HOP window merges its trending_window_s / trending_slide_s
-        # slices per movie on every slide, and merging distinct-value maps of 60 slices in RocksDB was the job's
-        # bottleneck (a re-sent click counts twice here; the landed feedback and CTR de-duplicate)
+                FROM TABLE(TUMBLE(TABLE online_distinct, DESCRIPTOR(event_time), {w}))
+                GROUP BY window_start, window_end, {arm})""",
+        # trending: one row per distinct click/like per slide, then the HOP sums them (its slices are the slides)
+        f"""CREATE TEMPORARY VIEW trending_distinct AS
+            SELECT window_time AS event_time, movie_id, event
+            FROM TABLE(TUMBLE(TABLE clicks_on_time, DESCRIPTOR(rowtime), {slide}))
+            WHERE event IN ('click', 'like')
+            GROUP BY window_start, window_end, window_time, movie_id, event, event_id""",
         f"""CREATE TEMPORARY VIEW trending_windows AS
             SELECT CAST(movie_id AS STRING) AS movie_key, movie_id, CAST(clicks AS BIGINT) AS clicks,
-                CAST(likes AS BIGINT) AS likes,
-                {epoch_ms.format("window_end")} AS window_end
+                CAST(likes AS BIGINT) AS likes, {epoch_ms.format("window_end")} AS window_end
             FROM (
                 SELECT window_start, window_end, movie_id,
                     SUM(CASE WHEN event = 'click' THEN 1 ELSE 0 END) AS clicks,
                     SUM(CASE WHEN event = 'like' THEN 1 ELSE 0 END) AS likes
-                FROM TABLE(HOP(TABLE clicks_on_time, DESCRIPTOR(rowtime), {_seconds(settings.trending_slide_s)},
+                FROM TABLE(HOP(TABLE trending_distinct, DESCRIPTOR(event_time), {slide},
                     {_seconds(settings.trending_window_s)}))
-                WHERE event IN ('click', 'like')
                 GROUP BY window_start, window_end, movie_id)""",
     ]
 
