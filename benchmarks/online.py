@@ -324,17 +324,6 @@ def click_keys(s: Settings, imps, clicks) -> list[tuple[tuple, int]]:
     return out
 
 
-def closer(s: Settings, gen: StreamGen) -> None:
-    """Events far enough ahead (within the future skew) to push both watermarks past every produced window."""
-    ahead = int(time.time() * S) + (s.online_window_s + s.online_allowed_lateness_s + 5) * S
-    prod = producer(s.kafka_bootstrap)
-    e = gen.impression(ahead)
-    prod.produce(s.impressions_topic, key=e.kafka_key(), value=e.to_json_bytes())
-    c = ClickEvent(user_id=1, movie_id=1, ts=ahead, source="bench")
-    prod.produce(s.clicks_topic, key=c.kafka_key(), value=c.to_json_bytes())
-    prod.flush(30)
-
-
 def phase_live(s: Settings, args, seed: int) -> dict:
     gen = StreamGen(s, seed)
     t0 = time.monotonic()
@@ -348,7 +337,9 @@ def phase_live(s: Settings, args, seed: int) -> dict:
         sent = live_level(
             s, gen, args.live_imp_rate, args.live_click_rate, args.live_seconds, [metrics, landed]
         )
-        closer(s, gen)
+        # traffic goes on (not measured) so the watermarks pass the last measured window as they would in use
+        tail_s = s.online_window_s + s.online_allowed_lateness_s + 2 * s.flink_checkpoint_interval_s
+        live_level(s, gen, args.live_imp_rate, args.live_click_rate, tail_s, [metrics, landed])
         keys = click_keys(s, sent["imps"], sent["clicks"])
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and not all(k in metrics.first_seen for k, _ in keys):

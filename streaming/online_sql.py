@@ -97,7 +97,7 @@ def _source(
         kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
         rowtime AS TO_TIMESTAMP_LTZ(CASE WHEN {raw_ts} < 0 OR {raw_ts} > UNIX_TIMESTAMP() * 1000 + {skew_ms}
             THEN CAST(0 AS BIGINT) ELSE {raw_ts} END, 3),
-        WATERMARK FOR rowtime AS rowtime - {_seconds(settings.online_allowed_lateness_s)}
+        WATERMARK FOR rowtime AS FLOOR(rowtime TO SECOND) - {_seconds(settings.online_allowed_lateness_s)}
     ) WITH ({_kafka(settings)}, 'topic' = '{topic}', 'format' = 'raw',
         'properties.group.id' = '{settings.flink_online_consumer_group}',
         'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest',
