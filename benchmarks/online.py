@@ -269,58 +269,62 @@ class MetricWatcher:
 def live_level(
     s: Settings, gen: StreamGen, imp_rate: float, click_rate: float, seconds: float, watchers
 ) -> dict:
-    """Produce impressions + clicks at the given rates (ts = now) for `seconds`; return what was produced."""
+    """Produce impressions + clicks at the given rates for `seconds`, ts = the time each is produced.
+
+    Drawn and encoded before the clock starts (with ts 0, patched into the bytes when sent), so one Python
+    thread can offer several thousand events/s on a loaded box. Returns [(event, ts, topic)] as sent."""
+    recent: deque = deque(maxlen=50)
+    planned = []
+    for _ in range(int((imp_rate + click_rate) * seconds)):
+        if gen.rng.random() < imp_rate / (imp_rate + click_rate):
+            e, topic = gen.impression(0), s.impressions_topic
+            recent.append(e)
+        else:
+            e, topic = gen.click(list(recent), 0), s.clicks_topic
+        planned.append((e, topic, e.to_json_bytes()))
     prod = producer(s.kafka_bootstrap, **{"linger.ms": 5})
-    recent: deque = deque(maxlen=200)
-    sent_imps, sent_clicks = [], []
+    sent = []
     began = time.monotonic()
-    total = imp_rate + click_rate
-    n = int(total * seconds)
-    for i in range(n):
-        due = began + i / total
+    rate = imp_rate + click_rate
+    for i, (e, topic, value) in enumerate(planned):
+        due = began + i / rate
         if due - time.monotonic() > 0.002:
             time.sleep(due - time.monotonic())
             for w in watchers:
-                w.poll() if i % max(int(total) // 4, 1) == 0 else None
+                w.poll() if i % max(int(rate) // 4, 1) == 0 else None
         now = int(time.time() * S)
-        if gen.rng.random() < imp_rate / total:
-            e = gen.impression(now)
-            recent.append(e)
-            sent_imps.append((e, now))
-            topic = s.impressions_topic
-        else:
-            e = gen.click(list(recent)[-50:], now)
-            sent_clicks.append((e, now))
-            topic = s.clicks_topic
         while True:
             try:
-                prod.produce(topic, key=e.kafka_key(), value=e.to_json_bytes())
+                prod.produce(topic, key=e.kafka_key(), value=value.replace(b'"ts":0', b'"ts":%d' % now, 1))
                 break
             except BufferError:
                 prod.poll(0.05)
         prod.poll(0)
+        sent.append((e, now, topic))
     prod.flush(60)
-    return {"imps": sent_imps, "clicks": sent_clicks, "offered_s": time.monotonic() - began}
+    return {"sent": sent, "offered_s": time.monotonic() - began}
 
 
-def click_keys(s: Settings, imps, clicks) -> list[tuple[tuple, int]]:
+def click_keys(s: Settings, sent) -> list[tuple[tuple, int]]:
     """(window row key, produce ms) of every attributed click, by the rule of expected_rows."""
     w, window = s.online_window_s * S, s.attribution_window_s * S
-    by_request = {str(e.request_id): e for e, _ in imps}
+    imps = [(e, ts) for e, ts, topic in sent if topic == s.impressions_topic]
+    by_request = {str(e.request_id): (e, ts) for e, ts in imps}
     latest: dict[int, list] = {}
-    for e, _ in sorted(imps, key=lambda x: x[0].ts):
-        latest.setdefault(e.user_id, []).append(e)
+    for e, ts in imps:
+        latest.setdefault(e.user_id, []).append((e, ts))
     out = []
-    for c, at in clicks:
-        if c.event != "click":
+    for c, ts, topic in sent:
+        if topic != s.clicks_topic or c.event != "click":
             continue
         if c.request_id is not None:
             imp = by_request.get(str(c.request_id))
         else:
-            before = [e for e in latest.get(c.user_id, []) if e.ts <= c.ts]
+            before = [x for x in latest.get(c.user_id, []) if x[1] <= ts]
             imp = before[-1] if before else None
-        if imp is not None and imp.ts <= c.ts and c.ts - imp.ts <= window and imp.position(c.movie_id):
-            out.append(((c.ts - c.ts % w, imp.model_version, imp.variant, imp.strategy), at))
+        if imp is not None and imp[1] <= ts and ts - imp[1] <= window and imp[0].position(c.movie_id):
+            e = imp[0]
+            out.append(((ts - ts % w, e.model_version, e.variant, e.strategy), ts))
     return out
 
 
@@ -340,7 +344,7 @@ def phase_live(s: Settings, args, seed: int) -> dict:
         # traffic goes on (not measured) so the watermarks pass the last measured window as they would in use
         tail_s = s.online_window_s + s.online_allowed_lateness_s + 2 * s.flink_checkpoint_interval_s
         live_level(s, gen, args.live_imp_rate, args.live_click_rate, tail_s, [metrics, landed])
-        keys = click_keys(s, sent["imps"], sent["clicks"])
+        keys = click_keys(s, sent["sent"])
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and not all(k in metrics.first_seen for k, _ in keys):
             metrics.poll()
@@ -359,8 +363,8 @@ def phase_live(s: Settings, args, seed: int) -> dict:
         # the landing level: clicks at --landing-rate with impressions flowing
         load_before = load()
         sent = live_level(s, gen, args.landing_imp_rate, args.landing_rate, args.seconds, [landed])
-        ids = {str(c.event_id) for c, _ in sent["clicks"]}
-        first = min(at for _, at in sent["clicks"])
+        ids = {str(e.event_id) for e, _, topic in sent["sent"] if topic == s.clicks_topic}
+        first = sent["sent"][0][1]
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and not ids <= landed.latency_ms.keys():
             landed.poll()
@@ -371,7 +375,7 @@ def phase_live(s: Settings, args, seed: int) -> dict:
         out["landing"] = {
             "offered_clicks_per_s": args.landing_rate, "impressions_per_s": args.landing_imp_rate,
             "seconds": args.seconds, "clicks": len(ids), "landed": n_landed,
-            "achieved_produce_rate": round((len(ids) + len(sent["imps"])) / sent["offered_s"]),
+            "achieved_produce_rate": round(len(sent["sent"]) / sent["offered_s"]),
             "events_per_s_landed": round(n_landed / ((done_ms - first) / S)),
             "latency_p99_s": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 2) if lat else None,
             "load_avg_before": load_before, "load_avg_after": load(),
