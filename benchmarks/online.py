@@ -377,6 +377,7 @@ def phase_live(s: Settings, args, seed: int) -> dict:
             "seconds": args.seconds, "clicks": len(ids), "landed": n_landed,
             "achieved_produce_rate": round(len(sent["sent"]) / sent["offered_s"]),
             "events_per_s_landed": round(n_landed / ((done_ms - first) / S)),
+            "all_visible_after_last_produce_s": round((done_ms - sent["sent"][-1][1]) / S, 1),
             "latency_p99_s": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 2) if lat else None,
             "load_avg_before": load_before, "load_avg_after": load(),
         }  # fmt: skip
@@ -433,7 +434,7 @@ def main() -> None:
     parser.add_argument("--live-click-rate", type=float, default=50)
     parser.add_argument("--live-seconds", type=float, default=60)
     parser.add_argument("--live-window-s", type=int, default=5)
-    parser.add_argument("--landing-rate", type=float, default=6000)
+    parser.add_argument("--landing-rate", type=float, default=15000)
     parser.add_argument("--landing-imp-rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=20, help="produce time of the landing level")
     parser.add_argument("--burst", type=int, default=50_000)
