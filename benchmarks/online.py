@@ -44,7 +44,7 @@ from pipelines.kafka_config import ensure_topics, producer
 from pipelines.landed import committed_files
 from pipelines.online_metrics import UNATTRIBUTED
 from pipelines.settings import PROJECT_ROOT, Settings
-from streaming.loadgen import population
+from streaming.loadgen import population, produce_event
 from streaming.online_sql import NO_IMPRESSION, UNKNOWN_REQUEST
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "online.json"
@@ -159,14 +159,12 @@ def landed_rows(settings: Settings) -> dict:
     }  # fmt: skip
 
 
-def read_metric_rows(root: Path) -> list[dict]:
-    return [
-        json.loads(line)
-        for dt, names in committed_files(root).items()
-        for name in names
-        for line in (root / f"dt={dt}" / name).read_text().splitlines()
-        if line.strip()
-    ]
+def read_metric_rows(root: Path, files=None) -> list[dict]:
+    """The rows of the committed online-metric part files (all, or only `files`: {(dt, name)})."""
+    if files is None:
+        files = {(dt, name) for dt, names in committed_files(root).items() for name in names}
+    return [json.loads(line) for dt, name in sorted(files)
+            for line in (root / f"dt={dt}" / name).read_text().splitlines() if line.strip()]  # fmt: skip
 
 
 def compare(expected: dict, got: dict) -> dict:
@@ -190,12 +188,7 @@ def produce_all(s: Settings, imps, clicks, dups) -> None:
     prod = producer(s.kafka_bootstrap, **{"linger.ms": 20})
     for topic, events in ((s.impressions_topic, imps), (s.clicks_topic, clicks + dups)):
         for e in events:
-            while True:
-                try:
-                    prod.produce(topic, key=e.kafka_key(), value=e.to_json_bytes())
-                    break
-                except BufferError:
-                    prod.poll(0.05)
+            produce_event(prod, topic, e)  # an ImpressionEvent has the same kafka_key / to_json_bytes
     assert prod.flush(60) == 0
 
 
@@ -255,15 +248,11 @@ class MetricWatcher:
 
     def poll(self) -> None:
         now = int(time.time() * S)
-        for dt, names in committed_files(self.root).items():
-            for name in names:
-                if (dt, name) in self.seen_files:
-                    continue
-                self.seen_files.add((dt, name))
-                for line in (self.root / f"dt={dt}" / name).read_text().splitlines():
-                    r = json.loads(line)
-                    key = (r["window_start"], r["model_version"], r["variant"], r["strategy"])
-                    self.first_seen.setdefault(key, (now, r))
+        new = {(dt, n) for dt, names in committed_files(self.root).items() for n in names} - self.seen_files
+        self.seen_files |= new
+        for r in read_metric_rows(self.root, new):
+            key = (r["window_start"], r["model_version"], r["variant"], r["strategy"])
+            self.first_seen.setdefault(key, (now, r))
 
 
 def live_level(
@@ -360,33 +349,43 @@ def phase_live(s: Settings, args, seed: int) -> dict:
             "load_avg_before": load_before, "load_avg_after": load(),
         }  # fmt: skip
         print(json.dumps(out["realistic"]), flush=True)
-        # the landing level: clicks at --landing-rate with impressions flowing
-        load_before = load()
-        sent = live_level(s, gen, args.landing_imp_rate, args.landing_rate, args.seconds, [landed])
-        ids = {str(e.event_id) for e, _, topic in sent["sent"] if topic == s.clicks_topic}
-        first = sent["sent"][0][1]
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and not ids <= landed.latency_ms.keys():
-            landed.poll()
-            time.sleep(0.25)
-        done_ms = int(time.time() * S)
-        n_landed = len(ids & landed.latency_ms.keys())
-        lat = sorted(landed.latency_ms[i] / S for i in ids if i in landed.latency_ms)
-        out["landing"] = {
-            "offered_clicks_per_s": args.landing_rate, "impressions_per_s": args.landing_imp_rate,
-            "seconds": args.seconds, "clicks": len(ids), "landed": n_landed,
-            "achieved_produce_rate": round(len(sent["sent"]) / sent["offered_s"]),
-            "events_per_s_landed": round(n_landed / ((done_ms - first) / S)),
-            "all_visible_after_last_produce_s": round((done_ms - sent["sent"][-1][1]) / S, 1),
-            "latency_p99_s": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 2) if lat else None,
-            "load_avg_before": load_before, "load_avg_after": load(),
-        }  # fmt: skip
-        print(json.dumps(out["landing"]), flush=True)
+        # the landing level: clicks at --landing-rate with impressions flowing and the online job on ...
+        out["landing"] = landing_level(s, gen, args, args.landing_imp_rate, landed)
         out["online_lag_after_landing_level"] = online_lag(s)
+        # ... and the same clicks with the online job stopped and no impressions (the ratio is the cost)
+        flink_job.stop_job(s, job=flink_job.ONLINE)
+        out["landing_alone"] = landing_level(s, gen, args, 0, landed)
+        out["landing_ratio_with_online_vs_alone"] = round(
+            out["landing"]["events_per_s_landed"] / out["landing_alone"]["events_per_s_landed"], 2
+        )
     finally:
         flink_job.stop_job(s, job=flink_job.ONLINE)
         flink_job.stop_job(s, job=flink_job.LANDING)
     return out
+
+
+def landing_level(s: Settings, gen: StreamGen, args, imp_rate: float, landed: LandedWatcher) -> dict:
+    """Clicks at --landing-rate (+ imp_rate impressions/s) for --seconds: landed / (last visible - first produced)."""
+    load_before = load()
+    sent = live_level(s, gen, imp_rate, args.landing_rate, args.seconds, [landed])
+    ids = {str(e.event_id) for e, _, topic in sent["sent"] if topic == s.clicks_topic}
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not ids <= landed.latency_ms.keys():
+        landed.poll()
+        time.sleep(0.25)
+    done_ms = int(time.time() * S)
+    n_landed = len(ids & landed.latency_ms.keys())
+    lat = sorted(landed.latency_ms[i] / S for i in ids if i in landed.latency_ms)
+    result = {
+        "offered_clicks_per_s": args.landing_rate, "impressions_per_s": imp_rate, "seconds": args.seconds,
+        "clicks": len(ids), "landed": n_landed, "achieved_produce_rate": round(len(sent["sent"]) / sent["offered_s"]),
+        "events_per_s_landed": round(n_landed / ((done_ms - sent["sent"][0][1]) / S)),
+        "all_visible_after_last_produce_s": round((done_ms - sent["sent"][-1][1]) / S, 1),
+        "latency_p99_s": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 2) if lat else None,
+        "load_avg_before": load_before, "load_avg_after": load(),
+    }  # fmt: skip
+    print(json.dumps(result), flush=True)
+    return result
 
 
 def online_lag(s: Settings, wait_s: float = 120) -> dict:
@@ -403,24 +402,36 @@ def online_lag(s: Settings, wait_s: float = 120) -> dict:
     return {"caught_up_after_s": None, "remaining_lag": lag}
 
 
-def phase_publisher(s: Settings, burst: int) -> dict:
+def publish_burst(s: Settings, payloads: list, rate: float | None) -> dict:
+    """Offer payloads to a fresh ImpressionPublisher (default buffer) at `rate`/s (None: as fast as one thread can),
+    wait until every one is published or dropped, and return its counters."""
     from serving.impressions import ImpressionPublisher
 
-    gen = StreamGen(s, 7)
-    payloads = [
-        (e.kafka_key(), e.to_json_bytes())
-        for e in (gen.impression(int(time.time() * S)) for _ in range(burst))
-    ]
     pub = ImpressionPublisher(s.kafka_bootstrap, s.impressions_topic, s.impression_buffer_max)
     began = time.monotonic()
-    for key, value in payloads:
+    for i, (key, value) in enumerate(payloads):
+        if rate and began + i / rate - time.monotonic() > 0.002:
+            time.sleep(began + i / rate - time.monotonic())
         pub.offer(key, value)
     offered_s = time.monotonic() - began
+    handled = lambda st: st["published"] + st["dropped_queue_full"] + st["dropped_broker"]  # noqa: E731
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and handled(pub.status()) < len(payloads):
+        time.sleep(0.05)
+    drained_s = time.monotonic() - began
     pub.close(timeout=60)
     status = pub.status()
-    return {"burst": burst, "buffer_max": s.impression_buffer_max, "offer_seconds": round(offered_s, 3),
-            "offers_per_s": round(burst / offered_s), **status,
+    return {"offered": len(payloads), "offered_per_s": round(len(payloads) / offered_s),
+            "all_handled_after_s": round(drained_s, 2), **status,
             "impressions_dropped": status["dropped_queue_full"] + status["dropped_broker"]}  # fmt: skip
+
+
+def phase_publisher(s: Settings, burst: int, rate: float) -> dict:
+    gen = StreamGen(s, 7)
+    now = int(time.time() * S)
+    payloads = [(e.kafka_key(), e.to_json_bytes()) for e in (gen.impression(now) for _ in range(burst))]
+    return {"buffer_max": s.impression_buffer_max, "paced": {"rate": rate, **publish_burst(s, payloads, rate)},
+            "unpaced": publish_burst(s, payloads, None)}  # fmt: skip
 
 
 def main() -> None:
@@ -437,7 +448,8 @@ def main() -> None:
     parser.add_argument("--landing-rate", type=float, default=15000)
     parser.add_argument("--landing-imp-rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=20, help="produce time of the landing level")
-    parser.add_argument("--burst", type=int, default=50_000)
+    parser.add_argument("--burst", type=int, default=50_000, help="impressions offered to the publisher")
+    parser.add_argument("--burst-rate", type=float, default=5000, help="offers/s of the paced burst")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     var = PROJECT_ROOT / "var" / "bench-online"
@@ -455,14 +467,16 @@ def main() -> None:
             s = phase_settings(base, "live", online_window_s=args.live_window_s)
             result["live"] = phase_live(s, args, seed=2)
         if "publisher" in args.phases:
-            result["publisher"] = phase_publisher(phase_settings(base, "publisher"), args.burst)
+            result["publisher"] = phase_publisher(
+                phase_settings(base, "publisher"), args.burst, args.burst_rate
+            )
             print(json.dumps(result["publisher"]), flush=True)
     finally:
         stop_broker(base)
     result["events_per_s_landed"] = result.get("live", {}).get("landing", {}).get("events_per_s_landed")
     result["online_events_per_s"] = result.get("backlog", {}).get("online_events_per_s")
     result["click_to_metric_p99_s"] = result.get("live", {}).get("realistic", {}).get("click_to_metric_p99_s")
-    result["impressions_dropped"] = result.get("publisher", {}).get("impressions_dropped")
+    result["impressions_dropped"] = result.get("publisher", {}).get("paced", {}).get("impressions_dropped")
     result["load_avg_end"] = load()
     print(json.dumps(result, indent=1))
     args.out.write_text(json.dumps(result, indent=1) + "\n")
