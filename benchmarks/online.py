@@ -474,7 +474,10 @@ def main() -> None:
     finally:
         stop_broker(base)
     result["events_per_s_landed"] = result.get("live", {}).get("landing", {}).get("events_per_s_landed")
-    result["online_events_per_s"] = result.get("backlog", {}).get("online_events_per_s")
+    result["online_events_per_s"] = result.get("backlog", {}).get("online_events_per_s")  # start-up included
+    result["online_events_per_s_after_submit"] = result.get("backlog", {}).get(
+        "online_events_per_s_after_submit"
+    )
     result["click_to_metric_p99_s"] = result.get("live", {}).get("realistic", {}).get("click_to_metric_p99_s")
     result["impressions_dropped"] = result.get("publisher", {}).get("paced", {}).get("impressions_dropped")
     result["load_avg_end"] = load()
