@@ -201,6 +201,13 @@ class Settings(BaseSettings):
     flink_online_consumer_group: str = Field(
         "movierec-online", description="Offsets of the online-metrics job"
     )
+    online_postgres_table: str = Field(
+        "online_metrics", description="Upsert target of the online window rows (with feedback_postgres_url)"
+    )
+    online_state_backend: Literal["hashmap", "rocksdb"] = Field(
+        "hashmap",
+        description="Keyed state of the online job (rocksdb: larger than the heap, several times slower)",
+    )
     ab_challenger_fraction: float = Field(
         0.1, ge=0, le=1, description="Share of users (stable hash of the user id) served by the `challenger` alias; "
         "off while there is no distinct challenger"

@@ -36,10 +36,11 @@ def online_options(settings: Settings, checkpoint_root: Path, restore_from: Path
     # this long; window operators clean up by watermark instead
     ttl = settings.attribution_window_s + settings.online_allowed_lateness_s + settings.online_window_s
     options["table.exec.state.ttl"] = f"{ttl}s"
-    # RocksDB (in flink-dist): the versioned views hold one row per impression and one per shown (user, movie) for
-    # the attribution window; on the heap a burst of 50k impressions x 20 items exhausted the 768m heap
-    options["state.backend.type"] = "rocksdb"
-    options["execution.checkpointing.incremental"] = "true"
+    # heap by default: with one state row per impression (not one per shown item) it fits; rocksdb for state
+    # larger than the heap
+    options["state.backend.type"] = settings.online_state_backend
+    if settings.online_state_backend == "rocksdb":
+        options["execution.checkpointing.incremental"] = "true"
     # barriers overtake the (watermark-heavy, backpressured) buffers: checkpoints, and so landed rows and committed
     # offsets, keep coming while the job works through a backlog
     options["execution.checkpointing.unaligned.enabled"] = "true"

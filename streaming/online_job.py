@@ -8,7 +8,8 @@ discipline it shares (streaming.checkpoints, folder ONLINE_CHECKPOINTS).
 - event time: `ts` of each event, watermark = max ts - online_allowed_lateness_s per partition; later events
   are dropped from the windows and counted in the dead-letter topic (kind 'late');
 - attribution (event-time temporal joins): a click joins its impression by request_id, else the user's latest
-  impression containing the movie, at most attribution_window_s before the click; the rest is 'unattributed';
+  impression if it showed the movie, at most attribution_window_s before the click; the rest is 'unattributed';
+- each impression (request_id) and click (event_id) counts once per window, re-sent copies included;
 - per tumbling online_window_s window and (model_name, model_version, variant, strategy): impressions, clicks,
   clicks_at_10, ctr_at_10, mean_clicked_position -> JSON-lines files under online_metrics_dir (exactly once via
   checkpoints) and, when configured, a PostgreSQL upsert (streaming.online_sql.online_table);

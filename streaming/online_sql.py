@@ -5,7 +5,8 @@ the same fallback rule as the landing job). streaming.online_graph wires the sta
 
 Time: every source declares `rowtime` from the payload's `ts` (a computed column, so invalid payloads get 0 and
 a ts more than max_future_skew_s ahead also 0: one bad clock cannot push the watermark into the future) and a
-watermark `rowtime - online_allowed_lateness_s`, generated per Kafka partition and emitted on every event.
+watermark `FLOOR(rowtime TO SECOND) - online_allowed_lateness_s`, generated per Kafka partition and emitted on
+every event that advances it (the floor: at most one per second of event time, not one per event).
 An event whose rowtime is at or before the watermark when it is read is LATE: it is left out of every window
 and written to the dead-letter topic with kind 'late' (the counter); every other event is counted exactly once.
 """
@@ -33,10 +34,8 @@ IMPRESSION_TYPE = (
 
 
 def online_table(settings: Settings) -> str:
-    """PostgreSQL table of the window rows: `online_metrics` (+ the suffix of a non-default feedback table)."""
-    base = settings.feedback_postgres_table
-    suffix = base[len("click_feedback") :] if base.startswith("click_feedback") else f"_{base}"
-    return landed.checked_table(f"online_metrics{suffix}")
+    """PostgreSQL table of the window rows (settings.online_postgres_table, checked: it is interpolated into SQL)."""
+    return landed.checked_table(settings.online_postgres_table)
 
 
 def online_table_ddl(table: str) -> str:
@@ -99,7 +98,7 @@ def _source(
         kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
         rowtime AS TO_TIMESTAMP_LTZ(CASE WHEN {raw_ts} < 0 OR {raw_ts} > UNIX_TIMESTAMP() * 1000 + {skew_ms}
             THEN CAST(0 AS BIGINT) ELSE {raw_ts} END, 3),
-        WATERMARK FOR rowtime AS rowtime - {_seconds(settings.online_allowed_lateness_s)}
+        WATERMARK FOR rowtime AS FLOOR(rowtime TO SECOND) - {_seconds(settings.online_allowed_lateness_s)}
     ) WITH ({_kafka(settings)}, 'topic' = '{topic}', 'format' = 'raw',
         'properties.group.id' = '{settings.flink_online_consumer_group}',
         'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest',
@@ -201,14 +200,11 @@ def impression_views() -> list[str]:
             SELECT * FROM (SELECT request_id, items, model_name, model_version, variant, strategy, ts AS imp_ts,
                 rowtime, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY rowtime DESC) AS rn FROM imp_on_time)
             WHERE rn = 1""",
-        # ... and per (user, movie): one row per shown item, with its 1-based position
-        """CREATE TEMPORARY VIEW imp_items AS
-            SELECT user_id, m AS movie_id, ARRAY_POSITION(items, m) AS item_position, model_name, model_version,
-                variant, strategy, ts AS imp_ts, rowtime
-            FROM imp_on_time CROSS JOIN UNNEST(items) AS t(m)""",
-        """CREATE TEMPORARY VIEW imp_by_user_movie AS
-            SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id, movie_id ORDER BY rowtime DESC)
-                AS rn FROM imp_items) WHERE rn = 1""",
+        # ... and per user (one row per response, not one per shown item: the latest impression is all the rule needs)
+        """CREATE TEMPORARY VIEW imp_by_user AS
+            SELECT * FROM (SELECT user_id, items, model_name, model_version, variant, strategy, ts AS imp_ts,
+                rowtime, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY rowtime DESC) AS rn FROM imp_on_time)
+            WHERE rn = 1""",
     ]
 
 
@@ -223,8 +219,9 @@ def click_views(settings: Settings) -> list[str]:
         "on_time, wm"
     )
     attribution_ms = settings.attribution_window_s * 1000
-    attributed = f"i.movie_id IS NOT NULL AND c.ts - i.imp_ts <= {attribution_ms}"
-    by_request = f"i.request_id IS NOT NULL AND c.ts - i.imp_ts <= {attribution_ms} AND ARRAY_POSITION(i.items, c.movie_id) > 0"
+    shown = f"c.ts - i.imp_ts <= {attribution_ms} AND ARRAY_POSITION(i.items, c.movie_id) > 0"
+    by_user = f"i.user_id IS NOT NULL AND {shown}"
+    by_request = f"i.request_id IS NOT NULL AND {shown}"
     return views + [
         f"""CREATE TEMPORARY VIEW clicks_checked AS
             SELECT {columns} FROM oc_fast_checked UNION ALL SELECT {columns} FROM oc_slow_checked""",
@@ -247,56 +244,62 @@ def click_views(settings: Settings) -> list[str]:
             LEFT JOIN imp_by_request FOR SYSTEM_TIME AS OF c.rowtime AS i ON c.request_id = i.request_id""",
         f"""CREATE TEMPORARY VIEW attributed_by_user AS
             SELECT c.event_id, c.rowtime,
-                CASE WHEN {attributed} THEN i.model_name ELSE '' END AS model_name,
-                CASE WHEN {attributed} THEN i.model_version ELSE '' END AS model_version,
-                CASE WHEN {attributed} THEN i.variant ELSE '{UNATTRIBUTED}' END AS variant,
-                CASE WHEN {attributed} THEN i.strategy ELSE '{NO_IMPRESSION}' END AS strategy,
-                CASE WHEN {attributed} THEN i.item_position END AS item_position
+                CASE WHEN {by_user} THEN i.model_name ELSE '' END AS model_name,
+                CASE WHEN {by_user} THEN i.model_version ELSE '' END AS model_version,
+                CASE WHEN {by_user} THEN i.variant ELSE '{UNATTRIBUTED}' END AS variant,
+                CASE WHEN {by_user} THEN i.strategy ELSE '{NO_IMPRESSION}' END AS strategy,
+                CASE WHEN {by_user} THEN ARRAY_POSITION(i.items, c.movie_id) END AS item_position
             FROM (SELECT * FROM clicks_on_time WHERE event = 'click' AND request_id IS NULL) AS c
-            LEFT JOIN imp_by_user_movie FOR SYSTEM_TIME AS OF c.rowtime AS i
-                ON c.user_id = i.user_id AND c.movie_id = i.movie_id""",
+            LEFT JOIN imp_by_user FOR SYSTEM_TIME AS OF c.rowtime AS i ON c.user_id = i.user_id""",
     ]
 
 
 def metric_views(settings: Settings) -> list[str]:
-    w = settings.online_window_s
+    """CTR rows per (tumbling window, arm) and trending counts per (HOP window, movie), each counting an impression
+    (request_id) or click (event_id) once: a first window aggregate keyed by the id merges re-sent copies, a second
+    one (cascaded on its window_time) counts. Cheaper than COUNT(DISTINCT) maps, and it also keeps a re-sent click
+    out of mean_clicked_position and trending."""
+    w, slide = _seconds(settings.online_window_s), _seconds(settings.trending_slide_s)
     epoch_ms = "UNIX_TIMESTAMP(DATE_FORMAT({0}, 'yyyy-MM-dd HH:mm:ss')) * 1000"
+    arm = "model_name, model_version, variant, strategy"
     return [
-        # impressions are counted by distinct request_id (the service publishes them acks=1 without idempotence,
-        # so a retried send may arrive twice) and clicks by distinct event_id
-        """CREATE TEMPORARY VIEW online_events AS
-            SELECT model_name, model_version, variant, strategy, request_id AS impression_id,
-                CAST(NULL AS STRING) AS click_id, CAST(NULL AS INT) AS item_position, rowtime FROM imp_on_time
-            UNION ALL SELECT model_name, model_version, variant, strategy, CAST(NULL AS STRING), event_id,
-                item_position, rowtime FROM attributed_by_request
-            UNION ALL SELECT model_name, model_version, variant, strategy, CAST(NULL AS STRING), event_id,
-                item_position, rowtime FROM attributed_by_user""",
+        f"""CREATE TEMPORARY VIEW online_events AS
+            SELECT {arm}, TRUE AS is_impression, request_id AS event_key, CAST(NULL AS INT) AS item_position,
+                rowtime FROM imp_on_time
+            UNION ALL SELECT {arm}, FALSE, event_id, item_position, rowtime FROM attributed_by_request
+            UNION ALL SELECT {arm}, FALSE, event_id, item_position, rowtime FROM attributed_by_user""",
+        f"""CREATE TEMPORARY VIEW online_distinct AS
+            SELECT window_time AS event_time, {arm}, is_impression, MIN(item_position) AS item_position
+            FROM TABLE(TUMBLE(TABLE online_events, DESCRIPTOR(rowtime), {w}))
+            GROUP BY window_start, window_end, window_time, {arm}, is_impression, event_key""",
         f"""CREATE TEMPORARY VIEW online_windows AS
             SELECT {epoch_ms.format("window_start")} AS window_start, {epoch_ms.format("window_end")} AS window_end,
-                model_name, model_version, variant, strategy, impressions, clicks, clicks_at_10,
+                {arm}, impressions, clicks, clicks_at_10,
                 CASE WHEN impressions > 0 THEN CAST(clicks_at_10 AS DOUBLE) / impressions END AS ctr_at_10,
                 mean_clicked_position
             FROM (
-                SELECT window_start, window_end, model_name, model_version, variant, strategy,
-                    COUNT(DISTINCT impression_id) AS impressions, COUNT(DISTINCT click_id) AS clicks,
-                    COUNT(DISTINCT CASE WHEN item_position <= 10 THEN click_id END) AS clicks_at_10,
+                SELECT window_start, window_end, {arm},
+                    CAST(SUM(CASE WHEN is_impression THEN 1 ELSE 0 END) AS BIGINT) AS impressions,
+                    CAST(SUM(CASE WHEN is_impression THEN 0 ELSE 1 END) AS BIGINT) AS clicks,
+                    CAST(SUM(CASE WHEN item_position <= 10 THEN 1 ELSE 0 END) AS BIGINT) AS clicks_at_10,
                     AVG(CAST(item_position AS DOUBLE)) AS mean_clicked_position
-                FROM TABLE(TUMBLE(TABLE online_events, DESCRIPTOR(rowtime), {_seconds(w)}))
-                GROUP BY window_start, window_end, model_name, model_version, variant, strategy)""",
-        # plain sums, not COUNT(DISTINCT event_id): a HOP window merges its trending_window_s / trending_slide_s
-        # slices per movie on every slide, and merging distinct-value maps of 60 slices in RocksDB was the job's
-        # bottleneck (a re-sent click counts twice here; the landed feedback and CTR de-duplicate)
+                FROM TABLE(TUMBLE(TABLE online_distinct, DESCRIPTOR(event_time), {w}))
+                GROUP BY window_start, window_end, {arm})""",
+        # trending: one row per distinct click/like per slide, then the HOP sums them (its slices are the slides)
+        f"""CREATE TEMPORARY VIEW trending_distinct AS
+            SELECT window_time AS event_time, movie_id, event
+            FROM TABLE(TUMBLE(TABLE clicks_on_time, DESCRIPTOR(rowtime), {slide}))
+            WHERE event IN ('click', 'like')
+            GROUP BY window_start, window_end, window_time, movie_id, event, event_id""",
         f"""CREATE TEMPORARY VIEW trending_windows AS
             SELECT CAST(movie_id AS STRING) AS movie_key, movie_id, CAST(clicks AS BIGINT) AS clicks,
-                CAST(likes AS BIGINT) AS likes,
-                {epoch_ms.format("window_end")} AS window_end
+                CAST(likes AS BIGINT) AS likes, {epoch_ms.format("window_end")} AS window_end
             FROM (
                 SELECT window_start, window_end, movie_id,
                     SUM(CASE WHEN event = 'click' THEN 1 ELSE 0 END) AS clicks,
                     SUM(CASE WHEN event = 'like' THEN 1 ELSE 0 END) AS likes
-                FROM TABLE(HOP(TABLE clicks_on_time, DESCRIPTOR(rowtime), {_seconds(settings.trending_slide_s)},
+                FROM TABLE(HOP(TABLE trending_distinct, DESCRIPTOR(event_time), {slide},
                     {_seconds(settings.trending_window_s)}))
-                WHERE event IN ('click', 'like')
                 GROUP BY window_start, window_end, movie_id)""",
     ]
 

@@ -75,6 +75,7 @@ def stream_settings(broker_settings: Settings, tmp_path: Path) -> Iterator[Setti
         flink_consumer_group=f"landing-{suffix}",
         feedback_postgres_url=pg,
         feedback_postgres_table=f"click_feedback_t{suffix}",
+        online_postgres_table=f"online_metrics_t{suffix}",
         impressions_topic=f"impressions-{suffix}",
         trending_topic=f"trending-{suffix}",
         flink_online_consumer_group=f"online-{suffix}",

@@ -65,6 +65,7 @@ CLICKS = [
     click(1, 10, 22, request=8),  # C6 unknown request -> unattributed / unknown_request
     click(9, 99, 23),  # C7 no impression -> unattributed / no_impression
     click(1, 12, 24, event="like"),  # a like: trending only
+    click(1, 13, 25),  # C8b no request_id: user 1's latest impression (I4) did not show 13 -> no_impression
     click(2, 71, 70, request=5),  # C9 window B -> challenger, position 2; clicks watermark -> T+40
     click(2, 30, 45, request=2),  # C10 within the allowed lateness (T+45 > T+40): counted, position 1
     click(2, 32, 35, request=2),  # C11 LATE (T+35 <= T+40): dead-lettered, not counted
@@ -78,7 +79,7 @@ EXPECTED = {  # (window_start, model_name, model_version, variant, strategy): (i
     (T, M, "1", "champion", "cold_start"): (1, 1, 1, 1.0, 2.0),
     (T, M, "1", "champion", "personalized_from_clicks"): (1, 1, 1, 1.0, 1.0),
     (T, "", "", "unattributed", "unknown_request"): (0, 1, 0, None, None),
-    (T, "", "", "unattributed", "no_impression"): (0, 1, 0, None, None),
+    (T, "", "", "unattributed", "no_impression"): (0, 2, 0, None, None),
     (T + 60 * S, M, "2", "challenger", "personalized"): (1, 1, 1, 1.0, 2.0),
 }
 
@@ -91,7 +92,7 @@ def produce_fixture(s: Settings) -> None:
         s.impressions_topic, key=I7.kafka_key(), value=json.dumps(json.loads(I7.to_json_bytes())).encode()
     )
     prod.produce(s.impressions_topic, key=b"1", value=BAD_IMPRESSION)
-    for e in CLICKS:
+    for e in CLICKS[:1] + CLICKS:  # C1 twice (a re-sent click, same event_id): counted once everywhere
         prod.produce(s.clicks_topic, key=e.kafka_key(), value=e.to_json_bytes())
     prod.produce(
         s.clicks_topic, key=C12.kafka_key(), value=json.dumps(json.loads(C12.to_json_bytes())).encode()
@@ -129,7 +130,7 @@ def test_bounded_run_attributes_counts_late_events_and_publishes_trending(online
     s = online_settings
     produce_fixture(s)
     summary = flink_job.run_bounded(s, job=flink_job.ONLINE)
-    assert summary["pending"] == 1 + len(IMPRESSIONS) + 2 + len(CLICKS) + 1
+    assert summary["pending"] == 1 + len(IMPRESSIONS) + 2 + 1 + len(CLICKS) + 1
 
     assert landed_rows(s) == EXPECTED
     totals = arm_totals(read_online_metrics(s))
@@ -140,7 +141,7 @@ def test_bounded_run_attributes_counts_late_events_and_publishes_trending(online
     assert dead == {
         (s.impressions_topic, "late", IMPRESSIONS[5].to_json_bytes().decode()),
         (s.impressions_topic, "invalid", BAD_IMPRESSION.decode()),
-        (s.clicks_topic, "late", CLICKS[10].to_json_bytes().decode()),
+        (s.clicks_topic, "late", CLICKS[-1].to_json_bytes().decode()),
     }
 
     assert replay_dlq(s) == {"read": 3, "replayed": 0, "still_invalid": 1, "late_skipped": 2}
