@@ -19,6 +19,7 @@ from pipelines.events import MAX_ID
 from pipelines.settings import get_settings
 from serving.api import RequestGuard
 from serving.api import app as http_app
+from serving.hot_paths import BENTOML_CONFIG, HotPathMetrics
 from serving.recommendations import NoChampion, UnknownGenres, recommendations_for
 from serving.runtime import ServingRuntime
 from serving.schemas import MAX_K, RecommendationsOut
@@ -32,6 +33,7 @@ _settings = get_settings()
     workers=_settings.serving_workers,
     http={"host": _settings.serving_host, "port": _settings.serving_port},
     traffic={"timeout": 30},
+    **BENTOML_CONFIG,  # the hot paths: no per-path metrics, access log or span (serving/hot_paths.py)
 )
 @bentoml.asgi_app(http_app, path="/")
 class MovieRecommender:
@@ -74,3 +76,4 @@ class MovieRecommender:
 
 
 MovieRecommender.add_asgi_middleware(RequestGuard)
+MovieRecommender.add_asgi_middleware(HotPathMetrics)
