@@ -1,5 +1,5 @@
-"""The recommendation routes' own telemetry (bounded labels, every status counted) and the request path's top-k,
-without a model or a server."""
+"""The recommendation routes in BentoML's telemetry (metric labels bounded by route template, the real path still
+routed) and the request path's top-k, without a model or a server."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from starlette.responses import PlainTextResponse
 
 from pipelines.fast_scoring import top_k
-from serving.hot_paths import BENTOML_CONFIG, HotPathMetrics, route_template
+from serving.hot_paths import BENTOML_CONFIG, install_route_labelled_metrics, route_labelled, route_template
 
 
 @pytest.mark.parametrize(
@@ -50,34 +50,50 @@ def _call(app, path: str) -> None:
     asyncio.run(app(scope, receive, send))
 
 
-def test_middleware_observes_hot_paths_by_template_and_status():
-    seen: list[tuple[str, int]] = []
+class FakeTrafficMetrics:
+    """What BentoML's RunnerTrafficMetricsMiddleware does with a request: label by scope["path"], call the app."""
+
+    labels: list[str] = []
+
+    def __init__(self, app, namespace="bentoml_service", skip_paths=()):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        self.labels.append(scope["path"])
+        await self.app(scope, receive, send)
+
+
+def test_bentoml_metrics_label_hot_paths_by_template_and_the_app_sees_the_real_path():
+    routed: list[str] = []
 
     async def inner(scope, receive, send):
-        status = 422 if scope["path"].endswith("/0") else 200
-        await PlainTextResponse("x", status_code=status)(scope, receive, send)
+        routed.append(scope["path"])
+        await PlainTextResponse("x")(scope, receive, send)
 
-    app = HotPathMetrics(inner, observe=lambda endpoint, status, seconds: seen.append((endpoint, status)))
-    for path in ("/recommendations/1", "/recommendations/2", "/recommendations/0", "/healthz", "/predict/3"):
-        _call(app, path)
-    assert seen == [
-        ("/recommendations/{user_id}", 200),
-        ("/recommendations/{user_id}", 200),
-        ("/recommendations/{user_id}", 422),
-        ("/predict/{user_id}", 200),
+    FakeTrafficMetrics.labels = []
+    app = route_labelled(FakeTrafficMetrics)(inner, namespace="bentoml_service", skip_paths=[])
+    paths = [
+        "/recommendations/1",
+        "/recommendations/2",
+        "/recommendations",
+        "/healthz",
+        "/predict/3",
+        "/click",
     ]
+    for path in paths:
+        _call(app, path)
+    assert routed == paths
+    assert FakeTrafficMetrics.labels == ["/recommendations/{user_id}", "/recommendations/{user_id}",
+                                         "/recommendations", "/healthz", "/predict/{user_id}", "/click"]  # fmt: skip
 
 
-def test_a_crash_inside_is_counted_as_500():
-    seen: list[tuple[str, int]] = []
+def test_installed_once_into_bentoml():
+    from bentoml._internal.server.http import instruments
 
-    async def crashing(scope, receive, send):
-        raise RuntimeError("bug")
-
-    app = HotPathMetrics(crashing, observe=lambda endpoint, status, seconds: seen.append((endpoint, status)))
-    with pytest.raises(RuntimeError):
-        _call(app, "/recommendations/1")
-    assert seen == [("/recommendations/{user_id}", 500)]
+    install_route_labelled_metrics()
+    first = instruments.RunnerTrafficMetricsMiddleware
+    install_route_labelled_metrics()
+    assert instruments.RunnerTrafficMetricsMiddleware is first and first.movierec_route_labels
 
 
 def _reference_top_k(scores, k, exclude):
