@@ -284,24 +284,39 @@ def server_side(out: Path, requests: int, rounds: int, fresh_share: float) -> No
             for movie in rng.sample(movies, 5):
                 runtime.recent.add(user, movie, int(time.time() * 1000), "like")
         sample = [rng.choice(users + fresh) for _ in range(10_000)]
-        lat: dict[str, list[float]] = {"healthz": [], "recommend": []}
+        lat: dict[str, list[float]] = {"healthz": [], "recommend": [], "recommend_no_impressions": []}
+        cpu = dict.fromkeys(lat, 0.0)  # process CPU seconds (every thread: the impression publisher's too)
         per = max(1, requests // rounds)
+        publisher = runtime.impressions
+
+        async def timed_slice(name: str, paths: list[tuple[str, bytes]]) -> None:
+            started = time.process_time()
+            lat[name] += [await timed(path, query) for path, query in paths]
+            cpu[name] += time.process_time() - started
+
         for _ in range(50):  # warm-up
             await timed("/healthz"), await timed(f"/recommendations/{sample[0]}", b"k=10")
         for r in range(rounds):
-            lat["healthz"] += [await timed("/healthz") for _ in range(per)]
-            lat["recommend"] += [await timed(f"/recommendations/{sample[i]}", b"k=10")
-                                 for i in range(r * per, (r + 1) * per)]  # fmt: skip
+            recommend = [(f"/recommendations/{sample[i]}", b"k=10") for i in range(r * per, (r + 1) * per)]
+            await timed_slice("healthz", [("/healthz", b"")] * per)
+            await timed_slice("recommend", recommend)
+            runtime.impressions = None  # the same requests, nothing published (serving.recommendations skips)
+            await timed_slice("recommend_no_impressions", recommend)
+            runtime.impressions = publisher
         await inbox.put({"type": "lifespan.shutdown"})
         await lifespan
-        return lat
+        return lat, cpu
 
-    lat = asyncio.run(run())
+    lat, cpu = asyncio.run(run())
     rows = {name: {"requests": len(v), "p50_ms": round(percentile(v, 50), 3), "p99_ms": round(percentile(v, 99), 3),
-                   "mean_ms": round(statistics.fmean(v), 3)} for name, v in lat.items()}  # fmt: skip
+                   "mean_ms": round(statistics.fmean(v), 3), "cpu_ms_per_request": round(cpu[name] * 1000 / len(v), 3)}
+            for name, v in lat.items()}  # fmt: skip
+    on, off = rows["recommend"], rows["recommend_no_impressions"]
     out.write_text(json.dumps({
         **rows,
         "errors": sum(1 for c in codes if c != 200),
+        "impressions_overhead_ratio": {"p50": round(on["p50_ms"] / off["p50_ms"], 3),
+                                       "cpu": round(on["cpu_ms_per_request"] / off["cpu_ms_per_request"], 3)},
         "recommend_minus_healthz_p50_ms": round(rows["recommend"]["p50_ms"] - rows["healthz"]["p50_ms"], 3),
         # what one saturated worker could serve of recommend vs healthz (server time only)
         "healthz_over_recommend_mean": round(rows["healthz"]["mean_ms"] / rows["recommend"]["mean_ms"], 3),
@@ -525,6 +540,11 @@ def headline(report: dict) -> dict:
             "throughput_c16": round(off16["throughput_rps"] / by[("recommend", 16)]["throughput_rps"], 3),
         }
         out["impressions_published"] = one.get("impressions")
+    side = report.get("server_side_inprocess") or {}
+    if "impressions_overhead_ratio" in side:  # in one process, alternating slices: the steadier figure
+        out.setdefault("impressions_overhead_ratio", {}).update(
+            {f"server_side_{k}": v for k, v in side["impressions_overhead_ratio"].items()}
+        )
     return out
 
 
