@@ -330,8 +330,8 @@ def run_server_side(args, cfg: Settings, env: dict) -> dict:
     out = cfg.var_dir / "server-side.json"
     log = cfg.logs_dir / "bench-serving-inprocess.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, __file__, "--server-side-json", str(out), "--requests", str(args.requests),
-           "--rounds", str(args.rounds), "--fresh-share", str(args.fresh_share)]  # fmt: skip
+    cmd = [sys.executable, __file__, "--server-side-json", str(out), "--requests", str(args.server_side_requests),
+           "--rounds", str(args.server_side_rounds), "--fresh-share", str(args.fresh_share)]  # fmt: skip
     with log.open("w") as sink:
         subprocess.run(
             cmd, env={**os.environ, **env}, cwd=REPO, stdout=sink, stderr=sink, check=True, timeout=600
@@ -438,6 +438,10 @@ def main() -> None:
     )
     parser.add_argument("--impressions-overhead", action=argparse.BooleanOptionalAction, default=True,
                         help="also run a twin service with impressions off (1 worker) in the same slices")  # fmt: skip
+    parser.add_argument("--server-side-requests", type=int, default=3000,
+                        help="in-process part: requests per endpoint (cheap: no client, no sockets)")  # fmt: skip
+    parser.add_argument("--server-side-rounds", type=int, default=30,
+                        help="in-process part: slices per endpoint (short slices: load spikes hit every arm)")  # fmt: skip
     parser.add_argument("--port-base", type=int, default=0,
                         help="broker, services and baseline on consecutive ports from here (0: free ports)")  # fmt: skip
     parser.add_argument("--server-side-json", type=Path, help=argparse.SUPPRESS)  # child-process mode
