@@ -49,8 +49,11 @@ def load(base: str, path_for, n: int, concurrency: int, warmup: int = 20) -> dic
     return summarize(timed_requests(base, path_for, n, concurrency, warmup), concurrency)
 
 
-def timed_requests(base: str, path_for, n: int, concurrency: int, warmup: int = 20, offset: int = 0) -> dict:
-    """Latencies (ms), status codes and wall time of n GETs (paths path_for(offset..offset+n-1))."""
+def timed_requests(
+    base: str, path_for, n: int, concurrency: int, warmup: int = 20, offset: int = 0, cpu=None
+) -> dict:
+    """Latencies (ms), status codes and wall time of n GETs (paths path_for(offset..offset+n-1)); with `cpu` (the
+    server's CPU seconds so far), also the server CPU they cost: unlike latency, barely moved by other jobs' load."""
     local = threading.local()
 
     def client() -> httpx.Client:
@@ -65,10 +68,17 @@ def timed_requests(base: str, path_for, n: int, concurrency: int, warmup: int = 
 
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(one, range(offset, offset + min(warmup, n))))
+        cpu_before = cpu() if cpu else 0.0
         started = time.perf_counter()
         results = list(pool.map(one, range(offset, offset + n)))
         wall = time.perf_counter() - started
-    return {"lat_ms": [r[0] * 1000 for r in results], "codes": [r[1] for r in results], "wall_s": wall}
+        cpu_s = cpu() - cpu_before if cpu else None
+    return {
+        "lat_ms": [r[0] * 1000 for r in results],
+        "codes": [r[1] for r in results],
+        "wall_s": wall,
+        "cpu_s": cpu_s,
+    }
 
 
 def summarize(runs: dict | list[dict], concurrency: int) -> dict:
@@ -76,6 +86,7 @@ def summarize(runs: dict | list[dict], concurrency: int) -> dict:
     runs = [runs] if isinstance(runs, dict) else runs
     lat = [x for r in runs for x in r["lat_ms"]]
     n = len(lat)
+    cpu = [r["cpu_s"] for r in runs if r.get("cpu_s") is not None]
     return {
         "requests": n,
         "concurrency": concurrency,
@@ -85,17 +96,21 @@ def summarize(runs: dict | list[dict], concurrency: int) -> dict:
         "p99_ms": round(percentile(lat, 99), 2),
         "mean_ms": round(statistics.fmean(lat), 2),
         "throughput_rps": round(n / sum(r["wall_s"] for r in runs), 1),
+        **({"server_cpu_ms_per_request": round(sum(cpu) * 1000 / n, 3)} if len(cpu) == len(runs) else {}),
     }
 
 
-def interleaved(base: str, endpoints: dict, n: int, concurrency: int, rounds: int) -> list[dict]:
+def interleaved(endpoints: dict, n: int, concurrency: int, rounds: int) -> list[dict]:
     """Each endpoint's n requests split into `rounds` slices, the endpoints alternating slice by slice, so load that
-    other jobs put on a shared machine meanwhile hits every endpoint alike (their ratio is what is compared)."""
+    other jobs put on a shared machine meanwhile hits every endpoint alike (their ratio is what is compared).
+    `endpoints`: name -> (base URL, path_for, the server's CPU-seconds callable)."""
     per = max(1, n // rounds)
     runs: dict[str, list[dict]] = {name: [] for name in endpoints}
     for r in range(rounds):
-        for name, path_for in endpoints.items():
-            runs[name].append(timed_requests(base, path_for, per, concurrency, warmup=20, offset=r * per))
+        for name, (base, path_for, cpu) in endpoints.items():
+            runs[name].append(
+                timed_requests(base, path_for, per, concurrency, warmup=20, offset=r * per, cpu=cpu)
+            )
     return [{"endpoint": name, **summarize(runs[name], concurrency)} for name in endpoints]
 
 
@@ -160,23 +175,41 @@ def like_fresh_clicks(
 
 
 def tree_rss_mb(pid: int) -> dict:
-    """RSS of the service's process tree, per process, and whether any process mapped TensorFlow's library."""
+    """RSS of the service's process tree: the `bentoml serve` arbiter and each worker (the replicas), and whether
+    any process mapped TensorFlow's library."""
     import psutil
 
     root = psutil.Process(pid)
     procs = [root, *root.children(recursive=True)]
     rss = {p.pid: round(p.memory_info().rss / 2**20) for p in procs}
+    workers = [v for p, v in rss.items() if p != pid]
     tf = any("tensorflow" in m.path for p in procs for m in p.memory_maps())
-    return {"processes_rss_mb": rss, "total_rss_mb": sum(rss.values()), "tensorflow_loaded": tf}
+    return {"processes_rss_mb": rss, "total_rss_mb": sum(rss.values()), "arbiter_rss_mb": rss[pid],
+            "worker_rss_mb": round(statistics.fmean(workers)) if workers else None, "tensorflow_loaded": tf}  # fmt: skip
+
+
+def tree_cpu_s(pid: int):
+    """A callable: CPU seconds (user + system) used so far by the service's process tree (children's too)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    procs = [root, *root.children(recursive=True)]
+
+    def used() -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in procs)
+
+    return used
 
 
 def request_math_60k(dim: int = 64, n_items: int = 60_000, requests: int = 2000, clicks: int = 5) -> dict:
     """The request's arithmetic over a synthetic 60k-movie table: fold-in of fresh likes + scores + top-k."""
     import numpy as np
+    from threadpoolctl import threadpool_limits
 
     from pipelines.fast_scoring import FastScorer, top_k
     from pipelines.foldin import FoldIn, FoldInConfig
 
+    threadpool_limits(limits=1)  # as the service does (serving/runtime.py): one BLAS thread per request
     rng = np.random.default_rng(0)
     scorer = FastScorer(
         output="logit", item_dot=rng.normal(0, 0.1, (n_items, dim)).astype(np.float32),
@@ -251,24 +284,39 @@ def server_side(out: Path, requests: int, rounds: int, fresh_share: float) -> No
             for movie in rng.sample(movies, 5):
                 runtime.recent.add(user, movie, int(time.time() * 1000), "like")
         sample = [rng.choice(users + fresh) for _ in range(10_000)]
-        lat: dict[str, list[float]] = {"healthz": [], "recommend": []}
+        lat: dict[str, list[float]] = {"healthz": [], "recommend": [], "recommend_no_impressions": []}
+        cpu = dict.fromkeys(lat, 0.0)  # process CPU seconds (every thread: the impression publisher's too)
         per = max(1, requests // rounds)
+        publisher = runtime.impressions
+
+        async def timed_slice(name: str, paths: list[tuple[str, bytes]]) -> None:
+            started = time.process_time()
+            lat[name] += [await timed(path, query) for path, query in paths]
+            cpu[name] += time.process_time() - started
+
         for _ in range(50):  # warm-up
             await timed("/healthz"), await timed(f"/recommendations/{sample[0]}", b"k=10")
         for r in range(rounds):
-            lat["healthz"] += [await timed("/healthz") for _ in range(per)]
-            lat["recommend"] += [await timed(f"/recommendations/{sample[i]}", b"k=10")
-                                 for i in range(r * per, (r + 1) * per)]  # fmt: skip
+            recommend = [(f"/recommendations/{sample[i]}", b"k=10") for i in range(r * per, (r + 1) * per)]
+            await timed_slice("healthz", [("/healthz", b"")] * per)
+            await timed_slice("recommend", recommend)
+            runtime.impressions = None  # the same requests, nothing published (serving.recommendations skips)
+            await timed_slice("recommend_no_impressions", recommend)
+            runtime.impressions = publisher
         await inbox.put({"type": "lifespan.shutdown"})
         await lifespan
-        return lat
+        return lat, cpu
 
-    lat = asyncio.run(run())
+    lat, cpu = asyncio.run(run())
     rows = {name: {"requests": len(v), "p50_ms": round(percentile(v, 50), 3), "p99_ms": round(percentile(v, 99), 3),
-                   "mean_ms": round(statistics.fmean(v), 3)} for name, v in lat.items()}  # fmt: skip
+                   "mean_ms": round(statistics.fmean(v), 3), "cpu_ms_per_request": round(cpu[name] * 1000 / len(v), 3)}
+            for name, v in lat.items()}  # fmt: skip
+    on, off = rows["recommend"], rows["recommend_no_impressions"]
     out.write_text(json.dumps({
         **rows,
         "errors": sum(1 for c in codes if c != 200),
+        "impressions_overhead_ratio": {"p50": round(on["p50_ms"] / off["p50_ms"], 3),
+                                       "cpu": round(on["cpu_ms_per_request"] / off["cpu_ms_per_request"], 3)},
         "recommend_minus_healthz_p50_ms": round(rows["recommend"]["p50_ms"] - rows["healthz"]["p50_ms"], 3),
         # what one saturated worker could serve of recommend vs healthz (server time only)
         "healthz_over_recommend_mean": round(rows["healthz"]["mean_ms"] / rows["recommend"]["mean_ms"], 3),
@@ -282,8 +330,8 @@ def run_server_side(args, cfg: Settings, env: dict) -> dict:
     out = cfg.var_dir / "server-side.json"
     log = cfg.logs_dir / "bench-serving-inprocess.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, __file__, "--server-side-json", str(out), "--requests", str(args.requests),
-           "--rounds", str(args.rounds), "--fresh-share", str(args.fresh_share)]  # fmt: skip
+    cmd = [sys.executable, __file__, "--server-side-json", str(out), "--requests", str(args.server_side_requests),
+           "--rounds", str(args.server_side_rounds), "--fresh-share", str(args.fresh_share)]  # fmt: skip
     with log.open("w") as sink:
         subprocess.run(
             cmd, env={**os.environ, **env}, cwd=REPO, stdout=sink, stderr=sink, check=True, timeout=600
@@ -293,43 +341,62 @@ def run_server_side(args, cfg: Settings, env: dict) -> dict:
     return result
 
 
-def run_workers(args, cfg: Settings, env: dict, users: list[int], movies: list[int], workers: int) -> dict:
-    """One service with `workers` workers (+ the baseline on the first pass): healthz, recommend, clicks."""
-    env = {**env, "MOVIEREC_SERVING_WORKERS": str(workers)}
-    svc_port = free_port()
+def service_process(name: str, port: int, cfg: Settings, env: dict) -> ManagedProcess:
+    """`bentoml serve` of the service on loopback, ready when /readyz answers 200."""
     bentoml = Path(sys.executable).parent / "bentoml"
-    service = ManagedProcess(f"bench-serving-{workers}", [str(bentoml), "serve", "serving.service:MovieRecommender",
-                             "--host", "127.0.0.1", "--port", str(svc_port)], cfg.pids_dir, cfg.logs_dir, env=env,
-                             cwd=REPO, ready=lambda: http_ok(f"http://127.0.0.1:{svc_port}/readyz"))  # fmt: skip
+    return ManagedProcess(name, [str(bentoml), "serve", "serving.service:MovieRecommender", "--host", "127.0.0.1",
+                          "--port", str(port)], cfg.pids_dir, cfg.logs_dir, env=env, cwd=REPO,
+                          ready=lambda: http_ok(f"http://127.0.0.1:{port}/readyz"))  # fmt: skip
+
+
+def run_workers(
+    args, cfg: Settings, env: dict, users: list[int], movies: list[int], workers: int, port
+) -> dict:
+    """One service with `workers` workers: healthz, recommend, clicks. With 1 worker, a twin service with
+    impressions off answers the same recommend mix in the same interleaved slices (impressions' overhead)."""
+    env = {**env, "MOVIEREC_SERVING_WORKERS": str(workers)}
+    ports = {"": port()}
+    variants = {"": env}
+    if workers == 1 and args.impressions_overhead:
+        ports["_no_impressions"] = port()
+        variants["_no_impressions"] = {**env, "MOVIEREC_IMPRESSIONS_ENABLED": "false"}
+    services = {suffix: service_process(f"bench-serving-{workers}{suffix}", ports[suffix], cfg, variants[suffix])
+                for suffix in ports}  # fmt: skip
     rng = random.Random(42)
     fresh = rng.sample(users, max(1, int(len(users) * args.fresh_share))) + [
         900_000_000 + i for i in range(50)
     ]
     sample = [rng.choice(users + fresh) for _ in range(10_000)]
     out: dict = {"workers": workers, "runs": [], "fresh_click_users": len(fresh)}
-    service.start(timeout=240)
-    base = f"http://127.0.0.1:{svc_port}"
     try:
-        like_fresh_clicks(base, fresh, movies, rng)
-        time.sleep(1.0)  # every worker's follower has the likes
-        out["memory"] = tree_rss_mb(service.pid())
-        endpoints = {"healthz": lambda i: "/healthz",
-                     "recommend": lambda i: f"/recommendations/{sample[i % len(sample)]}?k=10"}  # fmt: skip
+        for service in services.values():
+            service.start(timeout=240)
+        bases = {suffix: f"http://127.0.0.1:{p}" for suffix, p in ports.items()}
+        base = bases[""]
+        like_fresh_clicks(base, fresh, movies, rng)  # to the topic: every service's follower reads them
+        time.sleep(1.5)
+        out["memory"] = tree_rss_mb(services[""].pid())
+        cpu = {suffix: tree_cpu_s(service.pid()) for suffix, service in services.items()}
+        endpoints = {"healthz": (base, lambda i: "/healthz", cpu[""])}
+        for suffix in services:
+            endpoints["recommend" + suffix] = (bases[suffix], lambda i: f"/recommendations/{sample[i % len(sample)]}?k=10",
+                                               cpu[suffix])  # fmt: skip
         for conc in [int(c) for c in args.concurrency.split(",")]:
-            for result in interleaved(base, endpoints, args.requests, conc, args.rounds):
+            for result in interleaved(endpoints, args.requests, conc, args.rounds):
                 out["runs"].append(result)
                 print(json.dumps({"workers": workers, **result}), flush=True)
+        out["impressions"] = httpx.get(f"{base}/online/status", timeout=10).json().get("impressions")
         click = clicks(base, movies, users, args.clicks, 16)
         expect = set(click.pop("event_ids"))
         found = topic_event_ids(cfg.kafka_bootstrap, cfg.clicks_topic, cfg.clicks_partitions, expect)
         out["clicks"] = {**click, "in_topic": len(expect & found), "lost": len(expect - found)}
     finally:
-        service.stop()
+        for service in services.values():
+            service.stop()
     return out
 
 
-def baseline_runs(args, cfg: Settings, env: dict, users: list[int]) -> list[dict]:
-    port = free_port()
+def baseline_runs(args, cfg: Settings, env: dict, users: list[int], port: int) -> list[dict]:
     baseline = ManagedProcess("bench-baseline", [sys.executable, str(REPO / "benchmarks" / "baseline_flask.py"),
                               "--port", str(port)], cfg.pids_dir, cfg.logs_dir, env=env, cwd=REPO,
                               ready=lambda: http_ok(f"http://127.0.0.1:{port}/healthz"))  # fmt: skip
@@ -369,6 +436,14 @@ def main() -> None:
     parser.add_argument(
         "--fresh-share", type=float, default=0.2, help="share of known users given fresh likes"
     )
+    parser.add_argument("--impressions-overhead", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run a twin service with impressions off (1 worker) in the same slices")  # fmt: skip
+    parser.add_argument("--server-side-requests", type=int, default=3000,
+                        help="in-process part: requests per endpoint (cheap: no client, no sockets)")  # fmt: skip
+    parser.add_argument("--server-side-rounds", type=int, default=30,
+                        help="in-process part: slices per endpoint (short slices: load spikes hit every arm)")  # fmt: skip
+    parser.add_argument("--port-base", type=int, default=0,
+                        help="broker, services and baseline on consecutive ports from here (0: free ports)")  # fmt: skip
     parser.add_argument("--server-side-json", type=Path, help=argparse.SUPPRESS)  # child-process mode
     args = parser.parse_args()
     if args.server_side_json:
@@ -376,8 +451,10 @@ def main() -> None:
         return
 
     quiet_environment()
+    numbered = iter(range(args.port_base, args.port_base + 100))
+    port = (lambda: next(numbered)) if args.port_base else free_port
     cfg = Settings(var_dir=args.var_dir, data_root=args.data_root, dataset="ml-latest-small", epochs=args.epochs,
-                   kafka_bootstrap=f"127.0.0.1:{free_port()}", model_poll_interval_s=3600)  # fmt: skip
+                   kafka_bootstrap=f"127.0.0.1:{port()}", model_poll_interval_s=3600)  # fmt: skip
     import mlflow
 
     from pipelines.registry import CHAMPION, get_alias_version, load_champion
@@ -413,10 +490,10 @@ def main() -> None:
     start_broker(cfg)
     try:
         report["by_workers"] = [
-            run_workers(args, cfg, env, users, movies, int(w)) for w in args.workers.split(",")
+            run_workers(args, cfg, env, users, movies, int(w), port) for w in args.workers.split(",")
         ]
         report["server_side_inprocess"] = run_server_side(args, cfg, env)
-        report["baseline"] = baseline_runs(args, cfg, env, users) if args.baseline_requests else []
+        report["baseline"] = baseline_runs(args, cfg, env, users, port()) if args.baseline_requests else []
     finally:
         stop_broker(cfg)
     report["load_avg_at_end"] = os.getloadavg()
@@ -432,7 +509,7 @@ def headline(report: dict) -> dict:
     one = next(r for r in report["by_workers"] if r["workers"] == 1)
     by = {(r["endpoint"], r["concurrency"]): r for r in one["runs"]}
     math = report["request_math_60k_items"]
-    return {
+    out = {
         "healthz_rps_c16": by[("healthz", 16)]["throughput_rps"],
         "recommend_rps_c16": by[("recommend", 16)]["throughput_rps"],
         "healthz_p50_ms_c1": by[("healthz", 1)]["p50_ms"],
@@ -445,11 +522,34 @@ def headline(report: dict) -> dict:
         "recommend_minus_healthz_p50_ms_c1": round(
             by[("recommend", 1)]["p50_ms"] - by[("healthz", 1)]["p50_ms"], 2
         ),
+        # server CPU per request (the whole `bentoml serve` tree): what a saturated box can serve of each
+        "server_cpu_ms_per_request_c1": {
+            name: by[(name, 1)].get("server_cpu_ms_per_request") for name in ("healthz", "recommend")
+        },  # fmt: skip
         # the request's math alone (fold-in + scores + top-k) over 60k items; HTTP overhead: see healthz
         "recommend_p99_ms_c1_60k_items": math["fold_in_99_ms"],
-        "rss_mb_per_worker": {r["workers"]: r["memory"]["total_rss_mb"] for r in report["by_workers"]},
+        # each `bentoml serve` worker (a replica) and the arbiter process beside them
+        "rss_mb_per_worker": {r["workers"]: r["memory"]["worker_rss_mb"] for r in report["by_workers"]},
+        "rss_mb_arbiter": one["memory"]["arbiter_rss_mb"],
+        "rss_mb_total": {r["workers"]: r["memory"]["total_rss_mb"] for r in report["by_workers"]},
         "tensorflow_loaded_by_service": any(r["memory"]["tensorflow_loaded"] for r in report["by_workers"]),
     }
+    if ("recommend_no_impressions", 1) in by:
+        off1, off16 = by[("recommend_no_impressions", 1)], by[("recommend_no_impressions", 16)]
+        out["recommend_no_impressions_p50_ms_c1"] = off1["p50_ms"]
+        out["recommend_no_impressions_rps_c16"] = off16["throughput_rps"]
+        # how much slower with impressions published than without (1.10 = 10% slower; the target is <= 1.10)
+        out["impressions_overhead_ratio"] = {
+            "p50_c1": round(by[("recommend", 1)]["p50_ms"] / off1["p50_ms"], 3),
+            "throughput_c16": round(off16["throughput_rps"] / by[("recommend", 16)]["throughput_rps"], 3),
+        }
+        out["impressions_published"] = one.get("impressions")
+    side = report.get("server_side_inprocess") or {}
+    if "impressions_overhead_ratio" in side:  # in one process, alternating slices: the steadier figure
+        out.setdefault("impressions_overhead_ratio", {}).update(
+            {f"server_side_{k}": v for k, v in side["impressions_overhead_ratio"].items()}
+        )
+    return out
 
 
 def print_table(report: dict) -> None:
@@ -469,6 +569,9 @@ def print_table(report: dict) -> None:
           f"p50 at 1: {report['recommend_p50_ms_c1']} ms vs healthz {report['healthz_p50_ms_c1']} ms; "
           f"60k-item request math p99 {report['recommend_p99_ms_c1_60k_items']} ms; RSS per worker count "
           f"{report['rss_mb_per_worker']} MB; TensorFlow loaded: {report['tensorflow_loaded_by_service']}")  # fmt: skip
+    if "impressions_overhead_ratio" in report:
+        print(f"impressions overhead (with / without, twin services in the same slices): "
+              f"{report['impressions_overhead_ratio']}; published {report['impressions_published']}")  # fmt: skip
     side = report.get("server_side_inprocess")
     if side:
         print(f"server side, in-process through the BentoML app (no client, no sockets): p50 healthz "

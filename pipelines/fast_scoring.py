@@ -98,11 +98,13 @@ class FastScorer:
     def logits(self, user_repr: np.ndarray, user_bias: float = 0.0) -> np.ndarray:
         """Raw scores of every item for one user representation [dot part, MLP part]."""
         user_repr = np.asarray(user_repr, dtype=np.float32)
-        out = self.item_bias + np.float32(user_bias)
+        out = self.item_bias + np.float32(
+            user_bias
+        )  # a new array: the in-place sums below allocate nothing more
         if self.d_dot:
-            out = out + self.item_dot @ user_repr[: self.d_dot]
+            out += self.item_dot @ user_repr[: self.d_dot]
         if self.has_mlp:
-            out = out + self.mlp_forward(user_repr[self.d_dot :])[-1] @ self.mlp_out
+            out += self.mlp_forward(user_repr[self.d_dot :])[-1] @ self.mlp_out
         return out
 
     def mlp_forward(self, user_mlp: np.ndarray) -> list[np.ndarray]:
@@ -192,13 +194,19 @@ _CONTENT_ARRAYS = ("content_w", "content_b")
 
 
 def top_k(scores: np.ndarray, k: int, exclude_idx: np.ndarray | None = None) -> np.ndarray:
-    """Indices of the k best scores, best first, excluded indices (e.g. seen items; -1 = unknown) left out."""
-    scores = np.array(scores, dtype=np.float32, copy=True)
+    """Indices of the k best scores, best first, excluded indices (e.g. seen items; -1 = unknown) left out.
+
+    Request path: one copy only when something is excluded, no full-catalog pass beyond the partition (excluded or
+    non-finite scores are dropped from the k selected)."""
+    scores = np.asarray(scores, dtype=np.float32)
     if exclude_idx is not None and len(exclude_idx):
         exclude_idx = np.asarray(exclude_idx, dtype=np.int64)
+        scores = scores.copy()
         scores[exclude_idx[(exclude_idx >= 0) & (exclude_idx < len(scores))]] = -np.inf
-    k = min(k, int(np.isfinite(scores).sum()))
+    k = min(k, len(scores))
     if k <= 0:
         return np.empty(0, dtype=np.int64)
-    top = np.argpartition(-scores, k - 1)[:k]
-    return top[np.argsort(-scores[top], kind="stable")].astype(np.int64)
+    negated = -scores
+    top = np.argpartition(negated, k - 1)[:k]
+    top = top[np.argsort(negated[top], kind="stable")]
+    return top[np.isfinite(scores[top])].astype(np.int64)

@@ -251,6 +251,9 @@ class Settings(BaseSettings):
     foldin_max_clicks: int = Field(
         50, ge=1, description="Most recent fresh clicks folded per request (cost cap)"
     )
+    impressions_enabled: bool = Field(
+        True, description="Publish one impression per recommendation (off: no online A/B evaluation)"
+    )
     serving_workers: int = Field(
         1, description="BentoML worker processes (each is a replica with its own state)"
     )

@@ -118,15 +118,17 @@ class ServingRuntime:
         return rt
 
     def start_online(self, settings: Settings) -> None:
-        """The impression publisher and the trending follower (the online-evaluation half of the service)."""
+        """The impression publisher (unless `impressions_enabled` is off) and the trending follower (the online-evaluation
+        half of the service)."""
         admin = kafka_config.admin(settings.kafka_bootstrap, **kafka_config.SERVICE_CLIENT)
         try:
             kafka_config.create_missing_topics(admin, {settings.impressions_topic: settings.impressions_partitions,
                                                        settings.trending_topic: 1}, timeout=5)  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - the broker may be down now: the producer retries
             log.warning("could not ensure the impressions/trending topics: %s", exc)
-        self.impressions = ImpressionPublisher(settings.kafka_bootstrap, settings.impressions_topic,
-                                               settings.impression_buffer_max, on_drop=impressions_dropped_metric())  # fmt: skip
+        if settings.impressions_enabled:
+            self.impressions = ImpressionPublisher(settings.kafka_bootstrap, settings.impressions_topic,
+                                                   settings.impression_buffer_max, on_drop=impressions_dropped_metric())  # fmt: skip
         self.trending_follower = TopicFollower(settings.kafka_bootstrap, settings.trending_topic, self.trending.apply,
                                                settings.trending_window_s * 1000, "trending-follower")  # fmt: skip
         self.trending_follower.start()

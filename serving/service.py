@@ -19,12 +19,14 @@ from pipelines.events import MAX_ID
 from pipelines.settings import get_settings
 from serving.api import RequestGuard
 from serving.api import app as http_app
+from serving.hot_paths import BENTOML_CONFIG, install_route_labelled_metrics
 from serving.recommendations import NoChampion, UnknownGenres, recommendations_for
 from serving.runtime import ServingRuntime
 from serving.schemas import MAX_K, RecommendationsOut
 
 log = logging.getLogger("serving")
 _settings = get_settings()
+install_route_labelled_metrics()  # before BentoML builds the app: one metric series per route, not per user id
 
 
 @bentoml.service(
@@ -32,6 +34,7 @@ _settings = get_settings()
     workers=_settings.serving_workers,
     http={"host": _settings.serving_host, "port": _settings.serving_port},
     traffic={"timeout": 30},
+    **BENTOML_CONFIG,  # the hot paths: no access log line or span per request (serving/hot_paths.py)
 )
 @bentoml.asgi_app(http_app, path="/")
 class MovieRecommender:

@@ -53,3 +53,16 @@ def test_impressions_never_block_and_a_broker_outage_is_counted():
         assert status["dropped_broker"] + status["dropped_queue_full"] == 200 and status["published"] == 0
     finally:
         publisher.close(timeout=2)
+
+
+def test_a_full_impression_queue_drops_and_counts_without_blocking():
+    publisher = ImpressionPublisher(f"127.0.0.1:{free_port()}", "movie-impressions", max_queued=5,
+                                    message_timeout_s=1.0, flush_interval_s=3600)  # fmt: skip
+    try:
+        accepted = [publisher.offer(b"1", b'{"x": %d}' % i) for i in range(8)]
+        assert accepted == [True] * 5 + [False] * 3
+        status = publisher.status()
+        assert (status["queued"], status["dropped_queue_full"], status["published"]) == (5, 3, 0)
+    finally:
+        publisher.close(timeout=2)
+    assert publisher.status()["queued"] == 0  # close hands what was queued to the producer

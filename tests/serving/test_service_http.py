@@ -69,6 +69,22 @@ def test_health_ready_model_metrics(a, champion):
     assert metrics.status_code == 200 and "bentoml_" in metrics.text
 
 
+def test_recommendation_metrics_have_one_series_per_route_not_per_user(a, champion):
+    """BentoML labels by raw path (a series per user id, unbounded memory); the hot paths get their template."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    users = [int(u) for u in champion.recommender.maps.user_ids[:3]]
+    for user in users:
+        assert a.get(f"/recommendations/{user}").status_code == 200
+    assert a.get("/recommendations/0").status_code == 422
+    samples = [s for family in text_string_to_metric_families(a.get("/metrics").text) for s in family.samples]
+    counts = {s.labels["http_response_code"]: s.value for s in samples
+              if s.name == "bentoml_service_request_total" and s.labels.get("endpoint") == "/recommendations/{user_id}"}  # fmt: skip
+    assert counts["200"] >= len(users) and counts["422"] >= 1
+    assert not [s for s in samples if s.labels.get("endpoint", "").startswith("/recommendations/") and
+                s.labels["endpoint"] != "/recommendations/{user_id}"]  # fmt: skip
+
+
 def test_recommendations_exclude_training_history(a, champion):
     user = known_user(champion)
     resp = a.get(f"/recommendations/{user}", params={"k": 100})
