@@ -93,6 +93,10 @@ class ImpressionPublisher:
                 "dropped_broker": counts.get(f"dropped_{DROP_BROKER}", 0)}  # fmt: skip
 
     def close(self, timeout: float = 5.0) -> None:
+        """Send what is queued within `timeout`; whatever the broker has not taken by then is counted as dropped."""
         self._stop.set()  # the drain loop sends what is still queued, then ends
         self._thread.join(timeout)
-        self._producer.flush(timeout)
+        unsent = len(self._pending) + self._producer.flush(timeout)
+        self._pending.clear()
+        for _ in range(unsent):
+            self._count(f"dropped_{DROP_BROKER}")
