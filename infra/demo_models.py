@@ -4,7 +4,8 @@ Both train on the simulated population's history (pipelines.population: everyone
 quarter) through the normal pipeline stages, so the movies each user likes later are unseen by both:
 - `strong`: the stack's own training settings (what the retrain DAG would train);
 - `weak`: the same model untrained (epochs=0): a random ranking, truly worse for every user by construction.
-They are trained once per data set (MLflow runs `demo-online-<dataset>-strong|weak`, reused on the next demo).
+Each demo run trains its own pair (MLflow runs `demo-online-<dataset>-<tag>-strong|weak`; the same tag reuses
+them): an A/B test per run, whose evidence is not mixed with an earlier run's.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def write_population_history(settings: Settings):
     return population
 
 
-def train_versions(settings: Settings) -> dict[str, str]:
-    """{role: registered version} for `strong` and `weak`; an earlier demo's versions are reused."""
+def train_versions(settings: Settings, tag: str) -> dict[str, str]:
+    """{role: registered version} for `strong` and `weak`, trained for this tag (or reused when it has been)."""
     from pipelines import registry
     from pipelines.pipeline import run_stage
 
@@ -49,7 +50,7 @@ def train_versions(settings: Settings) -> dict[str, str]:
     registry.configure(cfg)
     versions = {}
     for role, overrides in ROLES.items():
-        run_key = f"demo-online-{settings.dataset}-{role}"
+        run_key = f"demo-online-{settings.dataset}-{tag}-{role}"
         found = registry.find_run_by_key(cfg, run_key)
         version = found and registry.find_version_for_run(cfg, found.info.run_id)
         if version:

@@ -152,19 +152,24 @@ def decide(settings: Settings, champion_version: str) -> dict:
             "challenger_version": evidence.challenger_version, "totals": evidence.totals, "test": evidence.test}  # fmt: skip
 
 
-def run(settings: Settings, scenario: str = "better", requests: int = 1200, seed: int = 7,
-        out: Path | None = None, swap_timeout: float | None = None, land_timeout: float = 300) -> dict:  # fmt: skip
-    """The whole online phase on a running stack; returns (and writes to `out`) the result dict."""
+def run(settings: Settings, scenario: str = "better", requests: int = 1200, seed: int = 7, out: Path | None = None,
+        tag: str | None = None, swap_timeout: float | None = None, land_timeout: float = 300) -> dict:  # fmt: skip
+    """The whole online phase on a running stack; returns (and writes to `out`) the result dict.
+
+    `tag` names the model pair (default: a new pair per run); `landed_complete` is False when the online job did
+    not land every impression and click the driver sent within land_timeout (the counts say which)."""
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {sorted(SCENARIOS)}, got {scenario!r}")
-    began = time.monotonic()
+    began, before = (
+        time.monotonic(),
+        read_aliases(settings),
+    )  # before training: registering moves `challenger`
     population = write_population_history(settings)
     say(f"population: {len(population.users)} users of {settings.dataset} with known tastes (their later ratings "
         ">= 4); training/reusing the demo's two versions on the rest of their history")  # fmt: skip
-    versions = train_versions(settings)
+    versions = train_versions(settings, tag or time.strftime("%Y%m%dT%H%M%S"))
     champion_role, challenger_role = SCENARIOS[scenario]
     arms = Aliases(versions[champion_role], versions[challenger_role])
-    before = read_aliases(settings)
     fraction = settings.ab_challenger_fraction
     by_arm = arm_users(population.users, fraction, seed)
     plan = request_plan(by_arm, requests, seed)
@@ -194,6 +199,7 @@ def run(settings: Settings, scenario: str = "better", requests: int = 1200, seed
     result = {"scenario": scenario, "ctr_by_version": by_version,
               "impressions": sum(v["impressions"] for v in by_version.values()),
               "clicks": sum(v["clicks"] for v in by_version.values()), "decision": decision,
+              "landed_complete": landed[0] >= traffic.impressions and landed[1] >= traffic.clicks,
               "champion_version": arms.champion, "challenger_version": arms.challenger, "roles": versions,
               "users_per_arm": len(by_arm["challenger"]), "requests": len(plan), "wrong_arm": traffic.wrong_arm,
               "service_impressions": status, "online_window_s": settings.online_window_s,
@@ -211,6 +217,9 @@ def report(result: dict) -> None:
         print(f"{'v' + version:>8} {row['arm']:>11} {row['impressions']:>12} {row['clicks']:>10} "
               f"{row['ctr_at_10'] or 0:>8.4f} {row['expected_ctr_at_10']:>9.4f}")  # fmt: skip
     decision = result["decision"]
+    if not result["landed_complete"]:
+        print("\nNOT everything the population sent was landed by the online job: compare sent_* with the landed "
+              "counts in the result (the decision below is on what was landed)")  # fmt: skip
     print(
         f"\nonline policy: {'PROMOTE' if decision['promoted'] else 'REFUSE'} - {decision['reason']}\n",
         flush=True,

@@ -99,6 +99,7 @@ def demo(
 
         online = demo_online.run(settings, scenario, requests, out=ONLINE_RESULT)
         print(f"result written to {ONLINE_RESULT}")
-        ok = online["wrong_arm"] == 0 and online["decision"]["promoted"] == (scenario == "better")
+        ok = online["wrong_arm"] == 0 and online["landed_complete"]
+        ok = ok and online["decision"]["promoted"] == (scenario == "better")
     if not ok:
         raise typer.Exit(1)

@@ -36,7 +36,7 @@ def demo_stack(tmp_path_factory, broker_settings):
     )  # fmt: skip
     ensure_topics(settings)
     write_population_history(settings)
-    versions = train_versions(settings)
+    versions = train_versions(settings, tag="test")
     set_aliases(settings, Aliases(versions["strong"], None))  # the service needs a champion to start
     service = serving_process(settings, "demo-serving", settings.serving_port)
     service = dataclasses.replace(service, env={**service.env, **{
@@ -56,7 +56,7 @@ def demo_stack(tmp_path_factory, broker_settings):
 
 def check_counts(result: dict, requests: int) -> None:
     rows = result["ctr_by_version"]
-    assert result["wrong_arm"] == 0 and len(rows) == 2
+    assert result["wrong_arm"] == 0 and result["landed_complete"] and len(rows) == 2
     assert sorted(row["arm"] for row in rows.values()) == ["challenger", "champion"]
     for row in rows.values():  # balanced arms, and exactly what was sent is landed (nothing lost or doubled)
         assert row["sent_impressions"] == requests // 2 == row["impressions"], row
@@ -68,7 +68,7 @@ def test_online_policy_promotes_a_better_challenger_and_refuses_a_worse_one(demo
 
     settings, versions = demo_stack
     before = read_aliases(settings)
-    better = run(settings, "better", requests=400, out=tmp_path / "better.json", land_timeout=120)
+    better = run(settings, "better", 400, out=tmp_path / "better.json", tag="test", land_timeout=120)
     check_counts(better, 400)
     strong, weak = better["ctr_by_version"][versions["strong"]], better["ctr_by_version"][versions["weak"]]
     assert strong["arm"] == "challenger" and strong["expected_ctr_at_10"] > weak["expected_ctr_at_10"]
@@ -77,7 +77,7 @@ def test_online_policy_promotes_a_better_challenger_and_refuses_a_worse_one(demo
     assert read_aliases(settings) == before, "the demo restores the aliases it found"
     assert (tmp_path / "better.json").exists()
 
-    worse = run(settings, "worse", requests=400, land_timeout=120)
+    worse = run(settings, "worse", 400, tag="test", land_timeout=120)
     check_counts(worse, 400)
     assert worse["ctr_by_version"][versions["weak"]]["arm"] == "challenger"
     assert not worse["decision"]["promoted"]
