@@ -93,7 +93,7 @@ def request_plan(arms: dict[Variant, list[int]], requests: int, seed: int = 0) -
     rng = random.Random(seed)
     queues: list[list[int]] = []
     for arm in ARMS:
-        members, queue = list(arms[arm]), []
+        members, queue = list(arms[arm]), list[int]()
         while len(queue) < requests // 2:
             rng.shuffle(members)
             queue += members
