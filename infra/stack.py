@@ -87,32 +87,38 @@ def ensure_champion(settings: Settings) -> None:
         raise StackError("the first movielens_retrain run failed: see the Airflow UI / `make logs`")
 
 
-def start_flink_jobs(settings: Settings) -> None:
-    """Both long-running jobs side by side (each start mostly waits for its JVM): ~one start time, not two."""
+def start_flink_jobs(settings: Settings, fresh: bool) -> None:
+    """Both long-running jobs side by side (each start mostly waits for its JVM): ~one start time, not two.
+
+    `fresh`: ignore the retained checkpoints. The stack's broker keeps topics in memory, so a newly started broker
+    is empty and the Kafka offsets in older checkpoints point past its ends: restoring them would skip (lose) the
+    first records of every partition.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     from infra.flink_job import LANDING, ONLINE, start_job
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(start_job, settings, job=job) for job in (LANDING, ONLINE)]
+        futures = [pool.submit(start_job, settings, fresh, job=job) for job in (LANDING, ONLINE)]
         for future in futures:
             future.result()  # re-raises a start failure (the caller stops what was started)
 
 
 def up(settings: Settings) -> None:
     from infra import airflow
-    from infra.broker import start_broker
+    from infra.broker import broker_process, start_broker
     from pipelines.kafka_config import ensure_topics
 
     preflight(settings)
     done = step(f"broker on {settings.kafka_bootstrap}")
+    new_broker = not broker_process(settings).running()  # in-memory topics: a new broker starts empty
     start_broker(settings)
     done()
     done = step("topics")
     ensure_topics(settings)
     done()
     done = step("Flink jobs: landing (clicks -> feedback) and online (A/B metrics, trending), ~20s")
-    start_flink_jobs(settings)
+    start_flink_jobs(settings, fresh=new_broker)
     done()
     done = step(f"MLflow server on {mlflow_server.server_url(settings)}")
     mlflow_server.start(settings)
