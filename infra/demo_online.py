@@ -47,6 +47,7 @@ class Traffic:
     )  # sum of the click model's expectation per answer
     clicked: list[tuple[int, int]] = field(default_factory=list)  # (user, movie), newest last
     wrong_arm: int = 0  # answers whose arm differs from pipelines.ab.variant_for (must stay 0)
+    published_before: int = 0  # the service's impressions published (or dropped) before the run
     started_ms: int = 0
     ended_ms: int = 0
 
@@ -103,11 +104,39 @@ def landed_counts(settings: Settings, traffic: Traffic) -> tuple[Counter, Counte
     return impressions, clicks
 
 
+def published(api: httpx.Client) -> int:
+    """Impressions the service has handed to the broker so far, dropped ones included (they never will be)."""
+    counts = api.get("/online/status").raise_for_status().json()["impressions"] or {}
+    return sum(counts.get(key, 0) for key in ("published", "dropped_queue_full", "dropped_broker"))
+
+
+def wait_read(api: httpx.Client, settings: Settings, traffic: Traffic, timeout: float) -> None:
+    """Until the service has published the run's impressions and the online job has read (checkpointed) both
+    topics up to their ends. Only then may event time be moved on: impressions still on their way after the
+    watermark passed their window (their source idle meanwhile) would miss it, uncounted."""
+    from infra.flink_job import pending_offsets
+
+    deadline = time.monotonic() + timeout
+    while published(api) < traffic.published_before + sum(traffic.impressions.values()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the service did not publish the run's impressions")
+        time.sleep(0.5)
+    group = settings.flink_online_consumer_group
+    for topic in (settings.impressions_topic, settings.clicks_topic):
+        _, ends = pending_offsets(settings, topic, group)
+        while any(done < ends[p] for p, done in pending_offsets(settings, topic, group)[0].items()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the online job did not read {topic} to its end in {timeout:.0f}s")
+            time.sleep(1)
+
+
 def wait_landed(
     api: httpx.Client, settings: Settings, traffic: Traffic, timeout: float
 ) -> tuple[Counter, Counter]:
-    """Until every impression and click of the run is landed; meanwhile, once the last window is over (plus the
-    allowed lateness), the simulated users `watch` movies they clicked so that event time moves on."""
+    """Until every impression and click of the run is landed; meanwhile, once the online job has read them all
+    and the last window is over (plus the allowed lateness), the simulated users `watch` movies they clicked so
+    that event time moves on."""
+    wait_read(api, settings, traffic, timeout)
     window_ms = settings.online_window_s * 1000
     closes_at = (traffic.ended_ms // window_ms + 1) * window_ms + settings.online_allowed_lateness_s * 1000
     say(f"waiting for the Flink online job to close the last {settings.online_window_s}s window "
@@ -187,7 +216,9 @@ def run(settings: Settings, scenario: str = "better", requests: int = 1200, seed
         try:
             set_aliases(settings, arms)
             wait_arms(api, arms, swap_timeout)
+            before_run = published(api)
             traffic = drive(api, population, plan, fraction, seed)
+            traffic.published_before = before_run
             say(f"sent {sum(traffic.impressions.values())} requests, {sum(traffic.clicks.values())} clicks "
                 f"in {(traffic.ended_ms - traffic.started_ms) / 1000:.0f}s")  # fmt: skip
             landed = wait_landed(api, settings, traffic, land_timeout)
