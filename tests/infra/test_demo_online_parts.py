@@ -7,7 +7,8 @@ import uuid
 import httpx
 import pandas as pd
 
-from infra.demo_online import Traffic, drive, landed_counts
+from infra.demo_landing import landed_counts
+from infra.demo_traffic import Traffic, drive
 from infra.stack import status
 from pipelines.ab import variant_for
 from pipelines.population import Population
