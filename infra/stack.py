@@ -1,6 +1,7 @@
 """The whole local loop on embedded defaults: `movierec stack up|down|status|logs`.
 
-Order: broker -> topics -> Flink job -> MLflow server -> Airflow -> (first champion via the DAG) -> BentoML.
+Order: broker -> topics -> Flink jobs (landing + online, side by side) -> MLflow server -> Airflow -> (first
+champion via the DAG) -> BentoML.
 Every process is started through ManagedProcess (PID file + log under var/), so `down` stops exactly those.
 """
 
@@ -38,12 +39,13 @@ class Component:
 def components(settings: Settings) -> list[Component]:
     from infra.airflow import airflow_process
     from infra.broker import broker_process, host_port
-    from infra.flink_job import job_process
+    from infra.flink_job import ONLINE, job_process
     from infra.serving_process import serving_process
 
     return [
         Component("broker", host_port(settings.kafka_bootstrap)[1], broker_process),
         Component("flink-job", 0, job_process),
+        Component("flink-online", 0, lambda cfg: job_process(cfg, job=ONLINE)),
         Component("mlflow", settings.mlflow_port, mlflow_server.mlflow_process),
         Component("airflow", settings.airflow_port, airflow_process),
         Component("serving", settings.serving_port, serving_process),
@@ -85,21 +87,38 @@ def ensure_champion(settings: Settings) -> None:
         raise StackError("the first movielens_retrain run failed: see the Airflow UI / `make logs`")
 
 
+def start_flink_jobs(settings: Settings, fresh: bool) -> None:
+    """Both long-running jobs side by side (each start mostly waits for its JVM): ~one start time, not two.
+
+    `fresh`: ignore the retained checkpoints. The stack's broker keeps topics in memory, so a newly started broker
+    is empty and the Kafka offsets in older checkpoints point past its ends: restoring them would skip (lose) the
+    first records of every partition.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from infra.flink_job import LANDING, ONLINE, start_job
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(start_job, settings, fresh, job=job) for job in (LANDING, ONLINE)]
+        for future in futures:
+            future.result()  # re-raises a start failure (the caller stops what was started)
+
+
 def up(settings: Settings) -> None:
     from infra import airflow
-    from infra.broker import start_broker
-    from infra.flink_job import start_job
+    from infra.broker import broker_process, start_broker
     from pipelines.kafka_config import ensure_topics
 
     preflight(settings)
     done = step(f"broker on {settings.kafka_bootstrap}")
+    new_broker = not broker_process(settings).running()  # in-memory topics: a new broker starts empty
     start_broker(settings)
     done()
     done = step("topics")
     ensure_topics(settings)
     done()
-    done = step("Flink landing job (first start ~20s)")
-    start_job(settings)
+    done = step("Flink jobs: landing (clicks -> feedback) and online (A/B metrics, trending), ~20s")
+    start_flink_jobs(settings, fresh=new_broker)
     done()
     done = step(f"MLflow server on {mlflow_server.server_url(settings)}")
     mlflow_server.start(settings)
@@ -143,14 +162,14 @@ Stop everything with `make down`.""")
 def down(settings: Settings) -> None:
     for comp in reversed(components(settings)):
         stopped = comp.process(settings).stop()
-        print(f"{comp.name:10s} {'stopped' if stopped else 'was not running'}")
+        print(f"{comp.name:12s} {'stopped' if stopped else 'was not running'}")
 
 
 def status(settings: Settings) -> None:
     for comp in components(settings):
         pid = comp.process(settings).pid()
         where = f"127.0.0.1:{comp.port}" if comp.port else ""
-        print(f"{comp.name:10s} {'running pid ' + str(pid) if pid else 'stopped':20s} {where}")
+        print(f"{comp.name:12s} {'running pid ' + str(pid) if pid else 'stopped':20s} {where}")
 
 
 def logs(settings: Settings) -> None:

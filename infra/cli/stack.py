@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from infra.cli.output import emit, fail
-from pipelines.settings import get_settings
+from pipelines.settings import PROJECT_ROOT, get_settings
+
+ONLINE_RESULT = PROJECT_ROOT / "benchmarks" / "results" / "online_demo.json"
 
 stack_app = typer.Typer(
     no_args_is_help=True, help="The whole local loop (broker, Flink job, MLflow, Airflow, service)."
@@ -89,16 +91,36 @@ def mlflow_down():
 
 
 def demo(
+    phase: Annotated[
+        str, typer.Option(help="all: the closed loop, then the online A/B test; loop; online")
+    ] = "all",
     user_id: int = 1,
     clicks: int = 50,
     conf: Annotated[str, typer.Option(help="retrain DAG conf (Params)")] = '{"force_promote": true}',
+    scenario: Annotated[
+        str, typer.Option(help="online phase: better (strong challenger) or worse")
+    ] = "better",
+    requests: Annotated[int, typer.Option(help="online phase: recommendation requests, half per arm")] = 1200,
 ):
-    """On a running stack: like -> gone from the list -> clicks landed -> retrain over REST -> hot-swap."""
-    from infra.demo import run_demo
+    """On a running stack: like -> gone -> clicks landed -> retrain over REST -> hot-swap; then a simulated
+    population A/B-tests a truly better challenger and the online policy decides (benchmarks/results/online_demo.json)."""
     from infra.stack import stack_settings
 
-    result = run_demo(stack_settings(), user_id, clicks, json.loads(conf))
-    emit(result.__dict__)
-    ok = result.disappeared and result.landed == len(result.event_ids) and result.dag_state == "success"
+    if phase not in ("all", "loop", "online"):
+        fail(f"--phase must be all, loop or online, got {phase!r}")
+    settings, ok = stack_settings(), True
+    if phase in ("all", "loop"):
+        from infra.demo import run_demo
+
+        result = run_demo(settings, user_id, clicks, json.loads(conf))
+        emit(result.__dict__)
+        ok = result.disappeared and result.landed == len(result.event_ids) and result.dag_state == "success"
+    if phase in ("all", "online") and ok:
+        from infra import demo_online
+
+        online = demo_online.run(settings, scenario, requests, out=ONLINE_RESULT)
+        print(f"result written to {ONLINE_RESULT}")
+        ok = online["wrong_arm"] == 0 and online["landed_complete"]
+        ok = ok and online["decision"]["promoted"] == (scenario == "better")
     if not ok:
         raise typer.Exit(1)

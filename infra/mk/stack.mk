@@ -1,5 +1,5 @@
 # The whole local loop (broker, Flink job, MLflow, Airflow, BentoML) on embedded defaults.
-.PHONY: up down status logs mlflow-up mlflow-down demo
+.PHONY: up down status logs mlflow-up mlflow-down demo demo-loop demo-online
 up: install ## install envs, start the whole loop, train a first champion if needed, print the addresses
 	$(MOVIEREC) stack up --profile $(PROFILE)
 
@@ -18,5 +18,11 @@ mlflow-up: .venvs/ml/.installed ## MLflow tracking server only (127.0.0.1:5000)
 mlflow-down:
 	$(MOVIEREC) mlflow down
 
-demo: ## on a running stack: like -> disappears -> clicks landed -> retrain over REST -> hot-swap (prints evidence)
+demo: ## on a running stack: the closed loop (demo-loop), then the online A/B test (demo-online)
 	$(MOVIEREC) demo
+
+demo-loop: ## like -> disappears -> clicks landed -> retrain over REST -> hot-swap (prints evidence)
+	$(MOVIEREC) demo --phase loop
+
+demo-online: ## simulated population A/B-tests a better challenger; prints CTR per version + the online decision
+	$(MOVIEREC) demo --phase online $(if $(SCENARIO),--scenario $(SCENARIO))
