@@ -455,8 +455,11 @@ def main() -> None:
     var = PROJECT_ROOT / "var" / "bench-online"
     shutil.rmtree(var, ignore_errors=True)
     base = Settings(var_dir=var, kafka_bootstrap=f"127.0.0.1:{args.port}")
-    result: dict = {"command": "python -m benchmarks.online " + " ".join(sys.argv[1:]), "cores": os.cpu_count(),
-                    "parallelism": base.flink_parallelism, "load_avg_start": load(), "demo_ctr_by_version": None}  # fmt: skip
+    # phases not run this time keep their figures from the previous file (each phase records its own load)
+    result: dict = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    result.update({"command": "python -m benchmarks.online " + " ".join(sys.argv[1:]), "cores": os.cpu_count(),
+                   "parallelism": base.flink_parallelism, "load_avg_start": load(),
+                   "demo_ctr_by_version": demo_ctr_by_version()})  # fmt: skip
     start_broker(base)
     try:
         if "backlog" in args.phases:
@@ -483,6 +486,17 @@ def main() -> None:
     result["load_avg_end"] = load()
     print(json.dumps(result, indent=1))
     args.out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+def demo_ctr_by_version() -> dict | None:
+    """CTR@10 per model version of the last `make demo-online` run (infra.demo_online writes online_demo.json)."""
+    demo = RESULTS.with_name("online_demo.json")
+    if not demo.is_file():
+        return None
+    by_version = json.loads(demo.read_text())["ctr_by_version"]
+    return {
+        v: {k: row[k] for k in ("arm", "impressions", "clicks", "ctr_at_10")} for v, row in by_version.items()
+    }
 
 
 def phase_settings(base: Settings, phase: str, **overrides) -> Settings:
