@@ -10,12 +10,12 @@ from pipelines.settings import Settings
 ARTIFACTS = "s3://mlflow/artifacts"
 
 
-def mlflow_process(settings: Settings) -> ManagedProcess:
+def mlflow_process(settings: Settings, database: str = postgres.MLFLOW_DB) -> ManagedProcess:
     """Same process name as the embedded server (one MLflow per var dir); clients only see its HTTP API."""
     cmd = [
         str(settings.venvs_dir / "ml" / "bin" / "mlflow"), "server",
         "--host", "127.0.0.1", "--port", str(settings.mlflow_port), "--workers", "1",
-        "--backend-store-uri", postgres.database_url(settings, postgres.MLFLOW_DB, driver="+psycopg"),
+        "--backend-store-uri", postgres.database_url(settings, database, driver="+psycopg"),
         "--artifacts-destination", ARTIFACTS,
     ]  # fmt: skip
     env = {
@@ -27,6 +27,6 @@ def mlflow_process(settings: Settings) -> ManagedProcess:
                           ready=lambda: http_ok(f"{server_url(settings)}/health"))  # fmt: skip
 
 
-def start(settings: Settings, timeout: float = 180.0) -> int:
-    postgres.ensure_database(settings, postgres.MLFLOW_DB)
-    return mlflow_process(settings).start(timeout)
+def start(settings: Settings, timeout: float = 180.0, database: str = postgres.MLFLOW_DB) -> int:
+    postgres.ensure_database(settings, database)
+    return mlflow_process(settings, database).start(timeout)

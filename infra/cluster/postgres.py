@@ -43,3 +43,11 @@ def ensure_database(settings: Settings, database: str) -> str:
         if not exists:
             conn.execute(f'CREATE DATABASE "{database}"')
     return database_url(settings, database)
+
+
+def drop_database(settings: Settings, database: str) -> None:
+    """Drop a drill's or a test's own database (never the profile's)."""
+    import psycopg
+
+    with psycopg.connect(settings.postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -1,0 +1,37 @@
+"""Airflow in the cluster profile: LocalExecutor with its metadata DB on a real PostgreSQL runs two DAG runs at once.
+
+Real api-server + scheduler + dag-processor + triggerer on a free loopback port, a database of its own (dropped at
+the end), a probe DAG of two sleeping tasks (infra/cluster/probe_dag.py) triggered twice over the REST API.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from infra.cluster import airflow_drill, postgres
+from pipelines.settings import Settings
+from tests.helpers import free_port
+from tests.plugins.streaming import postgres_available
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_two_dag_runs_overlap_on_localexecutor_with_postgres(tmp_path):
+    if not postgres_available():
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+    settings = Settings(var_dir=tmp_path / "var", airflow_port=free_port())
+    database = f"movierec_airflow_t{uuid.uuid4().hex[:8]}"
+    try:
+        result = airflow_drill.run(settings, database, seconds=15)
+    finally:
+        postgres.drop_database(settings, database)
+    spans = ", ".join(
+        f"{i.run_id[-8:]}/{i.task_id} {i.start % 1000:.1f}-{i.end % 1000:.1f}" for i in result.intervals
+    )
+    print(f"\n[airflow pg] runs {result.runs}; max concurrent {result.max_concurrent}; cross-run overlap "
+          f"{result.cross_run_overlap_s}s; {result.rows_in_postgres} task rows in PostgreSQL; {spans}")  # fmt: skip
+    assert set(result.runs.values()) == {"success"} and len(result.intervals) == 4
+    assert result.rows_in_postgres == 4
+    assert result.max_concurrent >= 2 and result.cross_run_overlap_s > 0, result.intervals
