@@ -24,7 +24,7 @@ def test_two_dag_runs_overlap_on_localexecutor_with_postgres(tmp_path):
     settings = Settings(var_dir=tmp_path / "var", airflow_port=free_port())
     database = f"movierec_airflow_t{uuid.uuid4().hex[:8]}"
     try:
-        result = airflow_drill.run(settings, database, seconds=15)
+        result = airflow_drill.run(settings, database, seconds=10)
     finally:
         postgres.drop_database(settings, database)
     spans = ", ".join(
