@@ -27,8 +27,9 @@ def test_two_dag_runs_overlap_on_localexecutor_with_postgres(tmp_path):
         result = airflow_drill.run(settings, database, seconds=10)
     finally:
         postgres.drop_database(settings, database)
+    t0, runs = min(i.start for i in result.intervals), {r: n for n, r in enumerate(result.runs, 1)}
     spans = ", ".join(
-        f"{i.run_id[-8:]}/{i.task_id} {i.start % 1000:.1f}-{i.end % 1000:.1f}" for i in result.intervals
+        f"run {runs[i.run_id]} {i.task_id} {i.start - t0:.1f}-{i.end - t0:.1f}s" for i in result.intervals
     )
     print(f"\n[airflow pg] runs {result.runs}; max concurrent {result.max_concurrent}; cross-run overlap "
           f"{result.cross_run_overlap_s}s; {result.rows_in_postgres} task rows in PostgreSQL; {spans}")  # fmt: skip
