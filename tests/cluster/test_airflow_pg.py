@@ -6,27 +6,18 @@ the end), a probe DAG of two sleeping tasks (infra/cluster/probe_dag.py) trigger
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
-from infra.cluster import airflow_drill, postgres
+from infra.cluster import airflow_drill
 from pipelines.settings import Settings
 from tests.helpers import free_port
-from tests.plugins.streaming import postgres_available
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_two_dag_runs_overlap_on_localexecutor_with_postgres(tmp_path):
-    if not postgres_available():
-        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+def test_two_dag_runs_overlap_on_localexecutor_with_postgres(tmp_path, own_database):
     settings = Settings(var_dir=tmp_path / "var", airflow_port=free_port())
-    database = f"movierec_airflow_t{uuid.uuid4().hex[:8]}"
-    try:
-        result = airflow_drill.run(settings, database, seconds=10)
-    finally:
-        postgres.drop_database(settings, database)
+    result = airflow_drill.run(settings, own_database, seconds=10)
     t0, runs = min(i.start for i in result.intervals), {r: n for n, r in enumerate(result.runs, 1)}
     spans = ", ".join(
         f"run {runs[i.run_id]} {i.task_id} {i.start - t0:.1f}-{i.end - t0:.1f}s" for i in result.intervals

@@ -5,24 +5,18 @@ Real moto server on a free port and a real PostgreSQL database of the test's own
 
 from __future__ import annotations
 
-import uuid
-
 import psycopg
 import pytest
 
 from infra.cluster import mlflow_pg, postgres, s3
 from pipelines.settings import Settings
 from tests.helpers import free_port
-from tests.plugins.streaming import postgres_available
 
 pytestmark = pytest.mark.integration
 
 
-def test_registry_is_stale_only_when_it_names_versions_and_the_store_is_empty(tmp_path):
-    if not postgres_available():
-        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
-    settings = Settings(var_dir=tmp_path / "var", s3_port=free_port())
-    database = f"movierec_mlflow_t{uuid.uuid4().hex[:8]}"
+def test_registry_is_stale_only_when_it_names_versions_and_the_store_is_empty(tmp_path, own_database):
+    settings, database = Settings(var_dir=tmp_path / "var", s3_port=free_port()), own_database
     try:
         s3.start(settings)
         assert not mlflow_pg.registry_is_stale(settings, database)  # no database yet: a first start
@@ -36,4 +30,3 @@ def test_registry_is_stale_only_when_it_names_versions_and_the_store_is_empty(tm
         assert not mlflow_pg.registry_is_stale(settings, database)
     finally:
         s3.s3_process(settings).stop()
-        postgres.drop_database(settings, database)
