@@ -9,7 +9,9 @@ record counters (sampled every 0.25 s, refreshed every 1 s); landed_s = submit -
 (the job is resubmitted from its retained checkpoint), then kill -9 the file writer's TaskManager.
 `airflow`: two runs of a probe DAG at once on Airflow's LocalExecutor with its metadata DB on PostgreSQL
 (infra.cluster.airflow_drill); `mlflow`: the PostgreSQL-backed MLflow server stopped during a real scheduler-driven
-movielens_retrain run and restarted once register has failed (infra.cluster.mlflow_restart_drill).
+movielens_retrain run and restarted once register has failed (infra.cluster.mlflow_restart_drill);
+`freshness`: against a running profile (`movierec stack up --profile cluster`, same MOVIEREC_* env), a like on
+replica 1 must leave replica 2's top-10 within 2 s, for `--users` users (infra.cluster.freshness).
 Merges its parts into benchmarks/results/cluster.json with os.getloadavg(). Usage:
   .venvs/ml/bin/python benchmarks/cluster.py [--parts flink airflow mlflow] [--count 200000] [--port-base 19520]
       [--no-drill]
@@ -24,7 +26,16 @@ import time
 import uuid
 
 from infra.broker import start_broker, stop_broker
-from infra.cluster import airflow_drill, drill, flink_cluster, flink_submit, mlflow_restart_drill, postgres
+from infra.cluster import (
+    airflow_drill,
+    drill,
+    flink_cluster,
+    flink_submit,
+    freshness,
+    mlflow_restart_drill,
+    postgres,
+    profile,
+)
 from infra.processes import wait_for
 from pipelines.events import ClickEvent
 from pipelines.kafka_config import ensure_topics, producer
@@ -137,12 +148,15 @@ def mlflow_part(base: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--parts", nargs="+", choices=["flink", "airflow", "mlflow"], default=["flink"])
+    parser.add_argument(
+        "--parts", nargs="+", choices=["flink", "airflow", "mlflow", "freshness"], default=["flink"]
+    )
     parser.add_argument("--count", type=int, default=200_000)
     parser.add_argument("--port-base", type=int, default=19520)
     parser.add_argument("--parallelisms", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--no-drill", action="store_true")
     parser.add_argument("--probe-seconds", type=float, default=20.0)
+    parser.add_argument("--users", type=int, nargs="+", default=[11, 12, 13, 14, 15])
     args = parser.parse_args()
     base = args.port_base
     report: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -155,6 +169,15 @@ def main() -> None:
     if "mlflow" in args.parts:
         report["mlflow_restart"] = {"load_avg_before": os.getloadavg(), **mlflow_part(base)}
         print(json.dumps(report["mlflow_restart"]), flush=True)
+    if "freshness" in args.parts:
+        ports = profile.replica_ports(profile.cluster_settings())
+        checks = [freshness.check(ports, user) for user in args.users]
+        report["replica_freshness"] = {
+            "load_avg": os.getloadavg(),
+            "ok": all(c["ok"] for c in checks),
+            "checks": checks,
+        }
+        print(json.dumps(report["replica_freshness"]), flush=True)
     if "flink" in args.parts:
         report.update(flink_part(args))
     RESULTS.write_text(json.dumps(report, indent=1) + "\n")
