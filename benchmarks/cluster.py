@@ -7,8 +7,14 @@ count / (time the de-dup operator has read every record - time it read the first
 record counters (sampled every 0.25 s, refreshed every 1 s); landed_s = submit -> all committed in files
 (includes checkpointing). Then the drills (infra.cluster.drill): kill -9 the JobManager mid-stream and restart it
 (the job is resubmitted from its retained checkpoint), then kill -9 the file writer's TaskManager.
-Writes benchmarks/results/cluster.json with os.getloadavg(). Usage:
-  .venvs/ml/bin/python benchmarks/cluster.py [--count 200000] [--port-base 19520] [--no-drill]
+`airflow`: two runs of a probe DAG at once on Airflow's LocalExecutor with its metadata DB on PostgreSQL
+(infra.cluster.airflow_drill); `mlflow`: the PostgreSQL-backed MLflow server stopped during a real scheduler-driven
+movielens_retrain run and restarted once register has failed (infra.cluster.mlflow_restart_drill);
+`freshness`: against a running profile (`movierec stack up --profile cluster`, same MOVIEREC_* env), a like on
+replica 1 must leave replica 2's top-10 within 2 s, for `--users` users (infra.cluster.freshness).
+Merges its parts into benchmarks/results/cluster.json with os.getloadavg(). Usage:
+  .venvs/ml/bin/python benchmarks/cluster.py [--parts flink airflow mlflow] [--count 200000] [--port-base 19520]
+      [--no-drill]
 """
 
 from __future__ import annotations
@@ -20,7 +26,16 @@ import time
 import uuid
 
 from infra.broker import start_broker, stop_broker
-from infra.cluster import drill, flink_cluster, flink_submit
+from infra.cluster import (
+    airflow_drill,
+    drill,
+    flink_cluster,
+    flink_submit,
+    freshness,
+    mlflow_restart_drill,
+    postgres,
+    profile,
+)
 from infra.processes import wait_for
 from pipelines.events import ClickEvent
 from pipelines.kafka_config import ensure_topics, producer
@@ -98,13 +113,79 @@ def throughput_run(settings: Settings, parallelism: int, count: int) -> dict:
     }  # fmt: skip
 
 
+def airflow_part(base: int, seconds: float) -> dict:
+    """Two probe DAG runs at once on a fresh PostgreSQL metadata DB (dropped afterwards)."""
+    settings = Settings(var_dir=PROJECT_ROOT / "var" / "bench-cluster-airflow", airflow_port=base + 10)
+    database = f"movierec_airflow_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        return {
+            **airflow_drill.run(settings, database, seconds=seconds).as_dict(),
+            "load_avg_after": os.getloadavg(),
+        }
+    finally:
+        postgres.drop_database(settings, database)
+
+
+def mlflow_part(base: int) -> dict:
+    """The MLflow restart drill on the small fixture data set (1 epoch): the point is the retry, not the model."""
+    overrides = {
+        **mlflow_restart_drill.RETRY_ENV, "MOVIEREC_VAR_DIR": str(PROJECT_ROOT / "var" / "bench-cluster-mlflow"),
+        "MOVIEREC_DATA_ROOT": str(PROJECT_ROOT / "tests" / "fixtures"), "MOVIEREC_DATASET": "ml-latest-small",
+        "MOVIEREC_EPOCHS": "1", "MOVIEREC_BATCH_SIZE": "512", "MOVIEREC_EMBEDDING_DIM": "8", "MOVIEREC_MLP_LAYERS": "[16, 8]",
+        "MOVIEREC_AIRFLOW_PORT": str(base + 10), "MOVIEREC_MLFLOW_PORT": str(base + 11),
+        "MOVIEREC_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{base + 11}", "MOVIEREC_S3_PORT": str(base + 12),
+    }  # fmt: skip
+    os.environ.update(overrides)
+    settings = Settings()
+    suffix = uuid.uuid4().hex[:8]
+    dbs = (f"movierec_mlflow_bench_{suffix}", f"movierec_airflow_bench_{suffix}")
+    try:
+        return {**mlflow_restart_drill.run(settings, *dbs).as_dict(), "load_avg_after": os.getloadavg()}
+    finally:
+        for database in dbs:
+            postgres.drop_database(settings, database)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--parts", nargs="+", choices=["flink", "airflow", "mlflow", "freshness"], default=["flink"]
+    )
     parser.add_argument("--count", type=int, default=200_000)
     parser.add_argument("--port-base", type=int, default=19520)
     parser.add_argument("--parallelisms", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--no-drill", action="store_true")
+    parser.add_argument("--probe-seconds", type=float, default=20.0)
+    parser.add_argument("--users", type=int, nargs="+", default=[11, 12, 13, 14, 15])
     args = parser.parse_args()
+    base = args.port_base
+    report: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if "airflow" in args.parts:
+        report["airflow_executor"] = {
+            "load_avg_before": os.getloadavg(),
+            **airflow_part(base, args.probe_seconds),
+        }
+        print(json.dumps(report["airflow_executor"]), flush=True)
+    if "mlflow" in args.parts:
+        report["mlflow_restart"] = {"load_avg_before": os.getloadavg(), **mlflow_part(base)}
+        print(json.dumps(report["mlflow_restart"]), flush=True)
+    if "freshness" in args.parts:
+        ports = profile.replica_ports(profile.cluster_settings())
+        checks = [freshness.check(ports, user) for user in args.users]
+        report["replica_freshness"] = {
+            "load_avg": os.getloadavg(),
+            "ok": all(c["ok"] for c in checks),
+            "checks": checks,
+        }
+        print(json.dumps(report["replica_freshness"]), flush=True)
+    if "flink" in args.parts:
+        report.update(flink_part(args))
+    RESULTS.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+
+
+def flink_part(args: argparse.Namespace) -> dict:
+    """Throughput at each parallelism, then the JobManager and TaskManager drills."""
     base = args.port_base
     settings = Settings(
         var_dir=PROJECT_ROOT / "var" / "bench-cluster", kafka_bootstrap=f"127.0.0.1:{base}",
@@ -136,8 +217,7 @@ def main() -> None:
     ratio = [r["throughput_ev_s"] for r in report["throughput"] if r["throughput_ev_s"]]
     if len(ratio) == 2:
         report["p2_over_p1"] = round(ratio[1] / ratio[0], 2)
-    RESULTS.write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps(report, indent=1))
+    return report
 
 
 if __name__ == "__main__":

@@ -300,6 +300,9 @@ class Settings(BaseSettings):
     serving_replicas: int = Field(
         2, ge=1, description="cluster profile: BentoML replicas on consecutive ports"
     )
+    cluster_airflow_parallelism: int = Field(
+        4, ge=2, description="cluster profile: task processes the LocalExecutor (PostgreSQL DB) runs at once"
+    )
 
     @model_validator(mode="after")
     def _fill_derived_defaults(self) -> Settings:

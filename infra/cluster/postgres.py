@@ -34,12 +34,28 @@ def check(settings: Settings) -> str:
         ) from exc
 
 
+def database_exists(settings: Settings, database: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(settings.postgres_url) as conn:
+        return (
+            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone() is not None
+        )
+
+
 def ensure_database(settings: Settings, database: str) -> str:
     """Create `database` if missing; returns its URL."""
     import psycopg
 
-    with psycopg.connect(settings.postgres_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
-        if not exists:
+    if not database_exists(settings, database):
+        with psycopg.connect(settings.postgres_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{database}"')
     return database_url(settings, database)
+
+
+def drop_database(settings: Settings, database: str) -> None:
+    """Drop a drill's or a test's own database (never the profile's)."""
+    import psycopg
+
+    with psycopg.connect(settings.postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -2,7 +2,7 @@
 
 Same code and Settings as the embedded profile, other engines: S3 emulator (moto) -> tansu on `s3://` -> topics ->
 Flink session cluster (1 JobManager + 2 TaskManagers) -> landing job via `flink run` (files + PostgreSQL) ->
-MLflow (PostgreSQL + S3 artifacts) -> Airflow -> first champion -> BentoML x serving_replicas.
+MLflow (PostgreSQL + S3 artifacts) -> Airflow (LocalExecutor, PostgreSQL) -> first champion -> BentoML x serving_replicas.
 Everything lives under var/cluster (own PID files and logs) and listens on the embedded ports + cluster_port_offset,
 so both profiles can run side by side; `down` stops exactly what `up` started.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 
-from infra import airflow, stack
+from infra import stack
 from infra.broker import broker_process, host_port
-from infra.cluster import flink_cluster, flink_submit, mlflow_pg, postgres, s3
+from infra.cluster import airflow_pg, flink_cluster, flink_submit, mlflow_pg, postgres, s3
 from infra.processes import ManagedProcess, http_ok, port_open, wait_for
 from infra.serving_process import serve_command
 from pipelines.settings import PROJECT_ROOT, Settings, get_settings
@@ -70,7 +70,7 @@ def processes(settings: Settings) -> list[ManagedProcess]:
     """Every process of the profile in start order (the Flink job is not one: it lives in the cluster)."""
     return [
         s3.s3_process(settings), s3_broker(settings), *flink_cluster.processes(settings),
-        mlflow_pg.mlflow_process(settings), airflow.airflow_process(settings),
+        mlflow_pg.mlflow_process(settings), airflow_pg.airflow_process(settings),
         *[replica(settings, p) for p in replica_ports(settings)],
     ]  # fmt: skip
 
@@ -122,7 +122,8 @@ def up(settings: Settings) -> None:
          f"REST {flink_cluster.rest_url(settings)}", lambda: flink_cluster.start_cluster(settings)),
         (f"landing job via flink run, parallelism {settings.flink_parallelism}", lambda: flink_submit.submit(settings)),
         (f"MLflow (PostgreSQL + S3 artifacts) on 127.0.0.1:{settings.mlflow_port}", lambda: mlflow_pg.start(settings)),
-        (f"Airflow on 127.0.0.1:{settings.airflow_port}", lambda: airflow.up(settings)),
+        (f"Airflow (LocalExecutor x{settings.cluster_airflow_parallelism}, PostgreSQL {airflow_pg.AIRFLOW_DB}) "
+         f"on 127.0.0.1:{settings.airflow_port}", lambda: airflow_pg.start(settings)),
         ("champion model (runs movielens_retrain once if the registry has none)",
          lambda: stack.ensure_champion(settings)),
     ):  # fmt: skip

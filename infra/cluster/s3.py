@@ -41,15 +41,30 @@ def s3_process(settings: Settings) -> ManagedProcess:
                           ready=lambda: port_open("127.0.0.1", settings.s3_port))  # fmt: skip
 
 
+def s3_client(settings: Settings):  # noqa: ANN201 - boto3's client type is generated at run time
+    import boto3
+
+    env = client_env(settings)
+    return boto3.client("s3", endpoint_url=endpoint(settings), aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=env["AWS_DEFAULT_REGION"])  # fmt: skip
+
+
+def has_objects(settings: Settings, bucket: str) -> bool:
+    """True when `bucket` exists and holds at least one object."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return s3_client(settings).list_objects_v2(Bucket=bucket, MaxKeys=1).get("KeyCount", 0) > 0
+    except ClientError:
+        return False
+
+
 def start(settings: Settings) -> int:
     """Start (or reuse) the emulator and create the buckets."""
-    import boto3
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     pid = s3_process(settings).start(timeout=60)
-    env = client_env(settings)
-    client = boto3.client("s3", endpoint_url=endpoint(settings), aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=env["AWS_DEFAULT_REGION"])  # fmt: skip
+    client = s3_client(settings)
     existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
     for bucket in BUCKETS:
         if bucket not in existing:

@@ -68,3 +68,15 @@ def cluster_settings(tmp_path_factory) -> Iterator[Settings]:
 
             with psycopg.connect(pg, autocommit=True) as conn:
                 conn.execute(f"DROP TABLE IF EXISTS {settings.feedback_postgres_table}")
+
+
+@pytest.fixture
+def own_database() -> Iterator[str]:
+    """A fresh database name on the profile's PostgreSQL (settings.postgres_url), dropped at the end."""
+    if not postgres_available():
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+    from infra.cluster import postgres
+
+    name = f"movierec_t{uuid.uuid4().hex[:10]}"
+    yield name
+    postgres.drop_database(Settings(), name)

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from infra import stack
 from infra.cli import app
 from infra.cluster import flink_cluster, flink_submit, postgres, profile
-from pipelines.settings import Settings
+from pipelines.settings import PROJECT_ROOT, Settings
 from tests.helpers import free_port
 
 
@@ -60,3 +60,27 @@ def test_no_java_says_so(tmp_path, monkeypatch):
 def test_unknown_profile_is_one_clear_line():
     result = CliRunner().invoke(app, ["stack", "status", "--profile", "kubernetes"])
     assert result.exit_code == 1 and "unknown profile 'kubernetes'" in result.output
+
+
+def test_profile_airflow_runs_localexecutor_on_postgres_like_compose(tmp_path):
+    import yaml
+
+    from infra.cluster import airflow_pg
+
+    settings = Settings(var_dir=tmp_path, postgres_url="postgresql://u@127.0.0.1:5432/postgres")
+    env = airflow_pg.airflow_process(settings).env
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())["x-airflow"]["environment"]
+    conn = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert conn == f"postgresql+psycopg2://u@127.0.0.1:5432/{airflow_pg.AIRFLOW_DB}"
+    assert conn.split("://")[0] == compose["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].split("://")[0]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == compose["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert int(env["AIRFLOW__CORE__PARALLELISM"]) == settings.cluster_airflow_parallelism >= 2
+
+
+def test_overlap_measures_only_what_ran_at_once():
+    from infra.cluster.airflow_drill import Interval, cross_run_overlap, max_concurrent
+
+    serial = [Interval("r1", "a", "success", 0, 10), Interval("r2", "a", "success", 10, 20)]
+    assert max_concurrent(serial) == 1 and cross_run_overlap(serial) == 0
+    parallel = [*serial[:1], Interval("r1", "b", "success", 1, 9), Interval("r2", "a", "success", 4, 12)]
+    assert max_concurrent(parallel) == 3 and cross_run_overlap(parallel) == 6
