@@ -161,7 +161,9 @@ class Settings(BaseSettings):
     softmax_negatives: int = Field(
         2048, ge=1, description="Sampled softmax: negatives shared by a step's users"
     )
-    sampled_users_per_batch: int = Field(256, ge=1, description="Sampled softmax: users per gradient step")
+    sampled_users_per_batch: int = Field(
+        64, ge=1, description="Sampled softmax: users per gradient step (chosen on validation splits)"
+    )
     eval_every: int = Field(
         1, ge=1, description="Evaluate on the held-out split every N epochs (and the last)"
     )
