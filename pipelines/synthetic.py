@@ -108,10 +108,16 @@ def _user_counts(shape: Shape, rng: np.random.Generator) -> np.ndarray:
     return counts
 
 
+def _gumbel(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Gumbel noise in float32 (a uniform draw of exactly 0 gives -inf: that item is simply not picked)."""
+    with np.errstate(divide="ignore"):
+        return -np.log(-np.log(rng.random(shape, dtype=np.float32)))
+
+
 def _full_catalog_picks(keys_base: np.ndarray, affinity: np.ndarray, counts: np.ndarray,
                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Top-`count` items of each row by popularity x affinity with Gumbel noise: draws without replacement."""
-    keys = keys_base + 1.5 * affinity - np.log(-np.log(rng.random(affinity.shape, dtype=np.float32)))
+    keys = keys_base + 1.5 * affinity + _gumbel(affinity.shape, rng)
     top = np.argpartition(-keys, int(counts.max()) - 1, axis=1)[:, : int(counts.max())]
     return top, np.take_along_axis(affinity, top, axis=1)
 
@@ -128,7 +134,7 @@ def _picks(users_f: np.ndarray, item_factors: np.ndarray, cdf: np.ndarray, log_p
     dup = np.zeros(cand.shape, dtype=bool)
     dup[:, 1:] = cand[:, 1:] == cand[:, :-1]
     affinity = np.einsum("rf,rkf->rk", users_f, item_factors[cand])
-    keys = 1.5 * affinity - np.log(-np.log(rng.random(affinity.shape, dtype=np.float32)))
+    keys = 1.5 * affinity + _gumbel(affinity.shape, rng)
     keys[dup] = -np.inf
     c = int(counts.max())
     top = np.argpartition(-keys, c - 1, axis=1)[:, :c]
