@@ -46,7 +46,7 @@ def compare(dataset: str, data_root: Path, grid: list[tuple[int, float]]) -> dic
     maps = IdMaps.fit(interactions)
     split = full_ranking_split(maps.encode(interactions), 0.75, seed=42, by_time=True)
     validation = full_ranking_split(split.train, 0.75, seed=43, by_time=True)
-    candidates = [{**SAMPLED, "sampled_users_per_batch": b, "sampled_learning_rate": lr} for b, lr in grid]
+    candidates = [{**SAMPLED, "sampled_users_per_batch": b, "learning_rate": lr} for b, lr in grid]
     on_validation = [score(validation, maps, c) for c in [EXACT, *candidates]]
     for row in on_validation:
         print(f"{dataset} validation {row}", flush=True)
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument(
         "--grid",
         nargs="+",
-        default=["64:0.01", "64:0.02", "256:0.02", "256:0.04"],
+        default=["64:0.01", "64:0.02", "256:0.01", "256:0.02", "256:0.04"],
         metavar="USERS_PER_BATCH:LR",
         help="sampled-step candidates (chosen on validation)",
     )

@@ -180,7 +180,7 @@ def _sampled_softmax_epochs(model, split: Split, n_items: int, cfg: Settings, us
     """The softmax loss with Z estimated from cfg.softmax_negatives negatives shared per step (log-Q corrected)."""
     import tensorflow as tf
 
-    step = sampled_softmax_step(model, cfg.sampled_learning_rate, cfg.ranking_l2)
+    step = sampled_softmax_step(model, cfg.learning_rate, cfg.ranking_l2)
     negatives = SharedNegatives(np.bincount(items, minlength=n_items), cfg.softmax_negatives, cfg.seed)
     per_batch = cfg.sampled_users_per_batch
 
