@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -34,6 +35,7 @@ from pipelines.settings import PROJECT_ROOT, QUIET_ENV  # noqa: E402
 from pipelines.synthetic import generate  # noqa: E402
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "scale.json"
+LAST_CPU = [0.0]  # CPU seconds of the last measured stage
 DAG_PORT = 19400  # only fills the Airflow config: `dags test` starts no server
 STAGE_CODE = (
     "import json, sys; from pipelines.pipeline import run_stage; "
@@ -54,9 +56,15 @@ print('RESULT ' + json.dumps({"bundle_load_s": t1 - t0, "first_request_s": t2 - 
 """
 
 
+def cpu_of_children() -> float:
+    """User + system CPU seconds of this process's waited-for children (a shared box: CPU vs wall shows the load)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_measured(args: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, str, int]:
-    """(seconds, peak RSS MB of the process tree, stdout tail, return code)."""
-    started = time.perf_counter()
+    """(seconds, peak RSS MB of the process tree, stdout tail, return code); CPU seconds in LAST_CPU[0]."""
+    started, cpu_before = time.perf_counter(), cpu_of_children()
     proc = subprocess.Popen(
         args, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -80,6 +88,7 @@ def run_measured(args: list[str], env: dict[str, str], timeout: float) -> tuple[
         proc.kill()
         out, _ = proc.communicate()
     watcher.join()
+    LAST_CPU[0] = round(cpu_of_children() - cpu_before, 1)
     return time.perf_counter() - started, peak[0] / 2**20, out[-4000:], proc.returncode
 
 
@@ -154,7 +163,7 @@ def run_size(n: int, root: Path, overrides: dict, budget_s: float) -> dict:
         seconds, rss, out, code = run_measured(
             [py, "-c", STAGE_CODE, stage, run_id, json.dumps(overrides)], env, remaining
         )
-        stages[stage] = {"seconds": round(seconds, 1), "peak_rss_mb": round(rss)}
+        stages[stage] = {"seconds": round(seconds, 1), "peak_rss_mb": round(rss), "cpu_seconds": LAST_CPU[0]}
         print(f"{n:>10,} {stage:<12} {seconds:8.1f} s {rss:8.0f} MB", flush=True)
         if code != 0:
             return {
