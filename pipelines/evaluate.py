@@ -112,7 +112,9 @@ def sampled_leave_one_out(
     latest = test.sort_values(["user_idx", "timestamp", "item_idx"], kind="stable").drop_duplicates(
         "user_idx", keep="last"
     )
-    positives = positive_keys(pd.concat([split.train, split.test]), n_items)
+    # only these users' keys: the rejection loop's isin then sorts ~users x history, not every rating (25M)
+    train = split.train[split.train.user_idx.isin(latest.user_idx.to_numpy())]
+    positives = positive_keys(pd.concat([train, test]), n_items)
     rng = np.random.default_rng(seed)
     sampled = sample_negatives(rng, latest.user_idx.to_numpy(), positives, n_items, negatives)
     ranks = leave_one_out_ranks(
