@@ -3,6 +3,7 @@ the NCF paper's sampled leave-one-out."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,7 +18,7 @@ from pipelines.beyond_accuracy import (
     novelty,
     popularity_bias,
 )
-from pipelines.features import Split, positive_keys, sample_negatives, user_item_sets
+from pipelines.features import Split, positive_keys, sample_negatives
 from pipelines.settings import Settings
 
 
@@ -46,7 +47,7 @@ def evaluate_leave_one_out(scorer: Scorer, split: Split, k: int = 10) -> dict[st
     }
 
 
-def top_k_unseen(scorer: Scorer, users: np.ndarray, seen: list[np.ndarray], n_items: int, k: int,
+def top_k_unseen(scorer: Scorer, users: np.ndarray, seen: Mapping[int, np.ndarray] | list[np.ndarray], n_items: int, k: int,
                  user_batch: int = 32) -> list[np.ndarray]:  # fmt: skip
     """Top-k item indices per user over the whole catalog, seen items removed."""
     all_items = np.arange(n_items)
@@ -86,6 +87,16 @@ def options_for(cfg: Settings, movies: pd.DataFrame, item_ids: np.ndarray) -> Ev
     return EvalOptions(genre_matrix(genres), cfg.eval_max_users, cfg.num_eval_negatives, cfg.seed)
 
 
+def items_of(df: pd.DataFrame, users: np.ndarray) -> dict[int, np.ndarray]:
+    """Item indices of each requested user: one argsort, no per-group Python over the whole frame (the
+    per-epoch curve at ml-25m size ranks 2,000 users out of 162k)."""
+    by_user = df.user_idx.to_numpy()
+    order = np.argsort(by_user, kind="stable")
+    sorted_users, items = by_user[order], df.item_idx.to_numpy()[order]
+    starts, ends = np.searchsorted(sorted_users, users, "left"), np.searchsorted(sorted_users, users, "right")
+    return {int(u): items[a:b] for u, a, b in zip(users, starts, ends, strict=True)}
+
+
 def _sample_users(users: np.ndarray, options: EvalOptions) -> np.ndarray:
     if options.max_users is None or len(users) <= options.max_users:
         return users
@@ -101,7 +112,9 @@ def sampled_leave_one_out(
     latest = test.sort_values(["user_idx", "timestamp", "item_idx"], kind="stable").drop_duplicates(
         "user_idx", keep="last"
     )
-    positives = positive_keys(pd.concat([split.train, split.test]), n_items)
+    # only these users' keys: the rejection loop's isin then sorts ~users x history, not every rating (25M)
+    train = split.train[split.train.user_idx.isin(latest.user_idx.to_numpy())]
+    positives = positive_keys(pd.concat([train, test]), n_items)
     rng = np.random.default_rng(seed)
     sampled = sample_negatives(rng, latest.user_idx.to_numpy(), positives, n_items, negatives)
     ranks = leave_one_out_ranks(
@@ -118,9 +131,8 @@ def evaluate_full_ranking(
 ) -> dict[str, float]:
     """Exact metrics: the whole catalog ranked, seen items removed; accuracy plus beyond-accuracy guardrails."""
     options = options or EvalOptions()
-    seen = user_item_sets(split.train, n_users)
-    truth = user_item_sets(split.test, n_users)
     users = _sample_users(np.array(sorted(split.test.user_idx.unique())), options)
+    seen, truth = items_of(split.train, users), items_of(split.test, users)
     recommended = top_k_unseen(scorer, users, seen, n_items, k)
     relevant = [set(truth[u].tolist()) for u in users]
     per_user_ndcg = metrics.ndcg_per_user(relevant, recommended, k)

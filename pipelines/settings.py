@@ -57,6 +57,9 @@ TRAINING_FIELDS: tuple[str, ...] = (
     "num_negatives",
     "ranking_l2",
     "users_per_batch",
+    "softmax_sample_above_items",
+    "softmax_negatives",
+    "sampled_users_per_batch",
     "neumf_pretrain",
     "content_id_dropout",
     "eval_every",
@@ -148,6 +151,18 @@ class Settings(BaseSettings):
         "(mean squared row norm; `l2` is bce's whole-table penalty)",
     )
     users_per_batch: int = Field(64, ge=1, description="loss=softmax: users per gradient step (x every item)")
+    # --- training at scale (issue 13 part 3: the ml-25m-sized run) -------------------------------------
+    softmax_sample_above_items: int | None = Field(
+        20_000,
+        ge=1,
+        description="loss=softmax, model mf: above this many items, estimate the softmax normaliser from shared "
+        "sampled negatives (log-Q corrected) instead of scoring the whole catalog; None: always exact",
+    )
+    softmax_negatives: int = Field(
+        2048, ge=1, description="Sampled softmax: negatives shared by a step's users"
+    )
+    # chosen on the validation split of the 1M synthetic set, with the default learning rate (benchmarks/sampled_softmax.py)
+    sampled_users_per_batch: int = Field(256, ge=1, description="Sampled softmax: users per gradient step")
     eval_every: int = Field(
         1, ge=1, description="Evaluate on the held-out split every N epochs (and the last)"
     )

@@ -30,6 +30,7 @@ GENRES = (
 ML25M_RATINGS, ML25M_USERS, ML25M_MOVIES = 25_000_095, 162_541, 59_047  # movies with at least one rating
 MIN_PER_USER = 20
 FACTORS = 16
+OVERSAMPLE = 3  # popularity-drawn candidates per rating a user makes
 BYTES_PER_RATING = 120  # generation arrays + the ratings frame + CSV buffers, measured with headroom
 START_TS, END_TS = 789_652_009, 1_574_327_703  # ml-25m's first and last rating
 
@@ -107,26 +108,70 @@ def _user_counts(shape: Shape, rng: np.random.Generator) -> np.ndarray:
     return counts
 
 
+def _gumbel(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Gumbel noise in float32 (a uniform draw of exactly 0 gives -inf: that item is simply not picked)."""
+    with np.errstate(divide="ignore"):
+        return -np.log(-np.log(rng.random(shape, dtype=np.float32)))
+
+
+def _full_catalog_picks(keys_base: np.ndarray, affinity: np.ndarray, counts: np.ndarray,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Top-`count` items of each row by popularity x affinity with Gumbel noise: draws without replacement."""
+    keys = keys_base + 1.5 * affinity + _gumbel(affinity.shape, rng)
+    top = np.argpartition(-keys, int(counts.max()) - 1, axis=1)[:, : int(counts.max())]
+    return top, np.take_along_axis(affinity, top, axis=1)
+
+
+def _picks(users_f: np.ndarray, item_factors: np.ndarray, cdf: np.ndarray, log_pop: np.ndarray,
+           counts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(items, affinity) per row, `counts[r]` first columns valid. Candidates are drawn by popularity
+    (OVERSAMPLE x the count, with replacement); the distinct ones are ranked by latent affinity + Gumbel noise.
+    Cost ~ ratings x factors instead of users x catalog. Rows with too few distinct candidates (the heaviest
+    users) rank the whole catalog instead."""
+    width = int(OVERSAMPLE * counts.max()) + 50
+    cand = np.searchsorted(cdf, rng.random((len(counts), width)) * cdf[-1]).clip(max=len(cdf) - 1)
+    cand.sort(axis=1)
+    dup = np.zeros(cand.shape, dtype=bool)
+    dup[:, 1:] = cand[:, 1:] == cand[:, :-1]
+    affinity = np.einsum("rf,rkf->rk", users_f, item_factors[cand])
+    keys = 1.5 * affinity + _gumbel(affinity.shape, rng)
+    keys[dup] = -np.inf
+    c = int(counts.max())
+    top = np.argpartition(-keys, c - 1, axis=1)[:, :c]
+    items, liking = np.take_along_axis(cand, top, axis=1), np.take_along_axis(affinity, top, axis=1)
+    short = np.flatnonzero((~dup).sum(axis=1) < counts)
+    if len(short):
+        full = users_f[short] @ item_factors.T
+        top_full, like_full = _full_catalog_picks(log_pop, full, counts[short], rng)
+        items[short], liking[short] = top_full[:, :c], like_full[:, :c]
+    return items, liking
+
+
 def _ratings(
-    shape: Shape, item_factors: np.ndarray, rng: np.random.Generator, batch: int = 256
+    shape: Shape, item_factors: np.ndarray, rng: np.random.Generator, budget: int = 2_000_000
 ) -> pd.DataFrame:
-    """Each user's movies drawn without replacement by popularity x latent affinity (Gumbel top-k)."""
-    popularity = np.log(_zipf_weights(shape.movies, 1.0, 10.0, rng)).astype(np.float32)
+    """Each user's movies drawn without replacement, by popularity (candidates) x latent affinity (choice)."""
+    weights = _zipf_weights(shape.movies, 1.0, 10.0, rng)
+    cdf, log_pop = np.cumsum(weights), np.log(weights).astype(np.float32)
     counts = _user_counts(shape, rng)
-    order = np.argsort(counts, kind="stable")  # similar counts per batch: one partition size fits all
+    order = np.argsort(counts, kind="stable")  # similar counts per batch: one width fits all
     users_out, items_out, ratings_out, ts_out = [], [], [], []
     item_factors32 = item_factors.astype(np.float32)
-    for start in range(0, shape.users, batch):
-        users = order[start : start + batch]
+    start = 0
+    while start < shape.users:
+        size = 1024
+        while (
+            size > 1 and size * (OVERSAMPLE * counts[order[min(start + size, shape.users) - 1]] + 50) > budget
+        ):
+            size //= 2
+        users = order[start : start + size]
+        start += len(users)
         user_factors = rng.normal(0, 1, (len(users), FACTORS)).astype(np.float32)
-        affinity = user_factors @ item_factors32.T  # (batch, movies)
-        keys = popularity + 1.5 * affinity + rng.gumbel(size=affinity.shape).astype(np.float32)
         c = counts[users]
-        top = np.argpartition(-keys, int(c.max()) - 1, axis=1)[:, : int(c.max())]
-        mask = np.arange(top.shape[1]) < c[:, None]
-        rows = np.broadcast_to(np.arange(len(users))[:, None], top.shape)[mask]
-        items = top[mask]
-        liking = affinity[rows, items]
+        picks, affinity = _picks(user_factors, item_factors32, cdf, log_pop, c, rng)
+        mask = np.arange(picks.shape[1]) < c[:, None]
+        rows = np.broadcast_to(np.arange(len(users))[:, None], picks.shape)[mask]
+        items, liking = picks[mask], affinity[mask]
         stars = 3.5 + 1.1 * (liking - liking.mean()) / (liking.std() + 1e-6) + rng.normal(0, 0.7, len(items))
         users_out.append(users[rows] + 1)
         items_out.append(items + 1)

@@ -18,7 +18,7 @@ from pipelines.features import NegativeSampler, Split
 from pipelines.models import PopularityScorer, build_model, load_pretrained_neumf
 from pipelines.scoring import FastPairScorer
 from pipelines.settings import Settings
-from pipelines.softmax_mf import is_plain_mf, matmul_softmax_step
+from pipelines.softmax_mf import SharedNegatives, is_plain_mf, matmul_softmax_step, sampled_softmax_step
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,8 @@ def _softmax_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callabl
 
     A step takes `users_per_batch` users and scores each against every item, so the loss of all their
     positives costs one pass over users x catalog (no negative sampling); an epoch visits every user once.
+    Plain MF above cfg.softmax_sample_above_items items estimates the normaliser from shared sampled negatives
+    instead (pipelines.softmax_mf): the exact pass would cost hours per run at ml-25m size.
     """
     import tensorflow as tf
 
@@ -127,6 +129,8 @@ def _softmax_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callabl
     indptr = np.cumsum(indptr)
     items = by_user.item_idx.to_numpy(np.int64)
     rng = np.random.default_rng(cfg.seed)
+    if is_plain_mf(model) and uses_sampled_softmax(cfg, n_items):
+        return _sampled_softmax_epochs(model, split, n_items, cfg, users, indptr, items.astype(np.int32), rng)
     user_tables, item_tables = _embedding_tables(model)
 
     def loss_and_penalty(batch_users, labels):
@@ -137,7 +141,7 @@ def _softmax_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callabl
         loss = -tf.reduce_sum(labels * log_p) / tf.reduce_sum(labels)
         return loss, _rows_l2(user_tables, batch_users) + _rows_l2(item_tables, tf.range(n_items))
 
-    if is_plain_mf(model):  # the same update as matrix products (pipelines.softmax_mf): scales to ml-25m
+    if is_plain_mf(model):  # the same update as matrix products (pipelines.softmax_mf)
         step = matmul_softmax_step(model, cfg.learning_rate, cfg.ranking_l2)
     else:
         step = _ranking_step(model, cfg, loss_and_penalty)
@@ -152,6 +156,45 @@ def _softmax_epochs(model, split: Split, n_items: int, cfg: Settings) -> Callabl
                 labels[row, items[indptr[u] : indptr[u + 1]]] = 1.0
             losses.append(float(step(tf.constant(batch), tf.constant(labels))))
             weights.append(labels.sum())
+        return float(np.average(losses, weights=weights))
+
+    return run
+
+
+def uses_sampled_softmax(cfg: Settings, n_items: int) -> bool:
+    """True when loss=softmax estimates the normaliser from sampled negatives for this catalog size."""
+    threshold = cfg.softmax_sample_above_items
+    return cfg.loss == "softmax" and threshold is not None and n_items > threshold
+
+
+def batch_pairs(batch: np.ndarray, indptr: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row in batch, item) of every training positive of the batch's users, from the CSR arrays."""
+    starts, lengths = indptr[batch], indptr[batch + 1] - indptr[batch]
+    rows = np.repeat(np.arange(len(batch), dtype=np.int32), lengths)
+    offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return rows, items[np.repeat(starts, lengths) + offsets]
+
+
+def _sampled_softmax_epochs(model, split: Split, n_items: int, cfg: Settings, users: np.ndarray,
+                            indptr: np.ndarray, items: np.ndarray, rng: np.random.Generator) -> Callable[[], float]:  # fmt: skip
+    """The softmax loss with Z estimated from cfg.softmax_negatives negatives shared per step (log-Q corrected)."""
+    import tensorflow as tf
+
+    step = sampled_softmax_step(model, cfg.learning_rate, cfg.ranking_l2)
+    negatives = SharedNegatives(np.bincount(items, minlength=n_items), cfg.softmax_negatives, cfg.seed)
+    per_batch = cfg.sampled_users_per_batch
+
+    def run() -> float:
+        order = rng.permutation(users)
+        losses, weights = [], []
+        for start in range(0, len(order), per_batch):
+            batch = order[start : start + per_batch]
+            rows, pair_items = batch_pairs(batch, indptr, items)
+            neg, log_w = negatives.draw()
+            loss = step(tf.constant(batch), tf.constant(rows), tf.constant(pair_items), tf.constant(neg),
+                        tf.constant(log_w))  # fmt: skip
+            losses.append(float(loss))
+            weights.append(len(rows))
         return float(np.average(losses, weights=weights))
 
     return run

@@ -16,6 +16,7 @@ def test_writes_ml25m_format_that_loads_and_validates(tmp_path):
     data = load_movielens(tmp_path, "synthetic-60k")
     assert len(data.ratings) == shape.ratings == 60_000
     assert data.ratings.groupby("user_id").size().min() >= 20
+    assert not data.ratings.duplicated(["user_id", "item_id"]).any()  # drawn without replacement
     assert set(np.unique(data.ratings.rating)) <= {x / 2 for x in range(1, 11)}
     assert data.movies.year.notna().all() and data.movies.genres.str.len().gt(0).all()
     assert validate_ratings(data.ratings).success and validate_movies(data.movies).success
