@@ -107,11 +107,21 @@ def run(settings: Settings, scenario: str = "better", requests: int = 1200, seed
               "users_per_arm": len(by_arm["challenger"]), "requests": len(plan), "wrong_arm": traffic.wrong_arm,
               "service_impressions": status, "online_window_s": settings.online_window_s,
               "seconds": round(time.monotonic() - began, 1), "loadavg": os.getloadavg()}  # fmt: skip
+    if not result["landed_complete"]:
+        result["dead_letters"] = dead_letter_kinds(settings)
     report(result)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     return result
+
+
+def dead_letter_kinds(settings: Settings) -> dict[str, int]:
+    """Why events are missing, when they are: the dead-letter topic's records by (topic, kind), e.g. late clicks."""
+    from streaming.dlq import read_dlq
+
+    kinds = Counter(f"{r.get('topic')}:{r.get('kind')}" for _, _, r in read_dlq(settings))
+    return dict(kinds)
 
 
 def report(result: dict) -> None:
@@ -122,7 +132,8 @@ def report(result: dict) -> None:
     decision = result["decision"]
     if not result["landed_complete"]:
         print("\nNOT everything the population sent was landed by the online job: compare sent_* with the landed "
-              "counts in the result (the decision below is on what was landed)")  # fmt: skip
+              f"counts in the result (the decision below is on what was landed); dead letters: "
+              f"{result.get('dead_letters')}")  # fmt: skip
     print(
         f"\nonline policy: {'PROMOTE' if decision['promoted'] else 'REFUSE'} - {decision['reason']}\n",
         flush=True,
