@@ -98,9 +98,8 @@ class FastScorer:
     def logits(self, user_repr: np.ndarray, user_bias: float = 0.0) -> np.ndarray:
         """Raw scores of every item for one user representation [dot part, MLP part]."""
         user_repr = np.asarray(user_repr, dtype=np.float32)
-        out = self.item_bias + np.float32(
-            user_bias
-        )  # a new array: the in-place sums below allocate nothing more
+        # a new array: the in-place sums below allocate nothing more
+        out = self.item_bias + np.float32(user_bias)
         if self.d_dot:
             out += self.item_dot @ user_repr[: self.d_dot]
         if self.has_mlp:

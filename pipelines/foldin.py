@@ -26,6 +26,7 @@ clicks (at most `max_history` training items when `known_scale` = 0 re-solves fr
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -84,8 +85,12 @@ class FoldIn:
         self._evidence = self._click_evidence()
 
     def with_popularity(self, item_idx: np.ndarray, scores: np.ndarray) -> FoldIn:
-        """The same fold-in shrinking towards this popularity ranking (item indices, -1 ignored; higher = more)."""
-        return FoldIn(self.scorer, self.config, fit_popularity(self.scorer, item_idx, scores))
+        """The same fold-in shrinking towards this popularity ranking (item indices, -1 ignored; higher = more).
+        Shares the item Gram matrix and prior (the scorer is the same): only the prior's popularity part changes."""
+        out = copy.copy(self)
+        out.popular_repr = fit_popularity(self.scorer, item_idx, scores).astype(np.float32)
+        out._evidence = out._click_evidence()
+        return out
 
     def _click_evidence(self) -> np.ndarray:
         """What one click on each item counts: popular_quantile off -> 1; else (rank share / quantile)^2 in
