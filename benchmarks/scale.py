@@ -119,11 +119,13 @@ def run_dag(n: int, root: Path, overrides: dict, timeout_s: float) -> dict:
     load = [round(x, 2) for x in os.getloadavg()]
     home = new_airflow_home(root / f"dag-airflow-{n}", settings, DAG_PORT, overrides)
     run = dags_test(home, {}, timeout=timeout_s)
+    log = root / f"dag-airflow-{n}" / "dags-test.log"  # the task logs: `dags test` only prints them
+    log.write_text(run.output)
     tasks = {t: round(d, 1) if d is not None else None for t, d in run.durations.items()}
     print(f"{n:>10,} dags test {run.seconds:8.1f} s rc={run.returncode} {tasks}", flush=True)
     return {"ratings": n, "kind": "dag", "seconds": round(run.seconds, 1), "returncode": run.returncode,
             "states": run.states, "tasks": tasks, "overrides": overrides, "load_avg_at_start": load,
-            "load_avg_at_end": [round(x, 2) for x in os.getloadavg()], **stage_seconds,
+            "load_avg_at_end": [round(x, 2) for x in os.getloadavg()], **stage_seconds, "log": str(log),
             **({} if run.returncode == 0 else {"output_tail": run.output[-1500:]})}  # fmt: skip
 
 

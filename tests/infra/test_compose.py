@@ -140,3 +140,19 @@ def test_compose_mlflow_and_feedback_stores_are_the_profile_stores(compose):
         f"CREATE DATABASE {postgres.MLFLOW_DB};" in init_sql
         and f"CREATE DATABASE {postgres.FEEDBACK_DB};" in init_sql
     )
+
+
+def test_airflow_image_installs_the_profile_metadata_db_drivers(compose):
+    """The profile's Airflow env gets psycopg2 + asyncpg from locks/airflow.txt; the image must pin the same ones,
+    or compose's `postgresql+psycopg2://` metadata DB fails only at container start."""
+    dockerfile = (REPO_ROOT / "infra" / "docker" / "Dockerfile.airflow").read_text()
+    lock = (REPO_ROOT / "locks" / "airflow.txt").read_text()
+    install = re.search(r"pip install [^\n]*-c /opt/movierec/locks/airflow\.txt ([^\n]+)", dockerfile)
+    assert install, "Dockerfile.airflow does not install the metadata-DB drivers at the lock's versions"
+    for driver in ("psycopg2-binary", "asyncpg"):
+        assert driver in install.group(1).split() and re.search(rf"^{driver}==", lock, re.M), driver
+    airflow_envs = [
+        svc.get("environment", {}) for name, svc in compose["services"].items() if "airflow" in name
+    ]
+    conns = {env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "") for env in airflow_envs} - {""}
+    assert conns and all(c.startswith("postgresql+psycopg2://") for c in conns), conns  # the driver installed
