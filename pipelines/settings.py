@@ -312,6 +312,11 @@ class Settings(BaseSettings):
         "postgresql://postgres@127.0.0.1:5432/postgres",
         description="cluster profile: PostgreSQL server (an admin login) holding the mlflow and feedback databases",
     )
+    cluster_database_prefix: str = Field(
+        "movierec",
+        pattern=r"^[a-z][a-z0-9_]{0,40}$",
+        description="cluster profile: its PostgreSQL databases are <prefix>_mlflow, _feedback and _airflow",
+    )
     serving_replicas: int = Field(
         2, ge=1, description="cluster profile: BentoML replicas on consecutive ports"
     )

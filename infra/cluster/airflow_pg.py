@@ -13,11 +13,10 @@ from infra.cluster import postgres
 from infra.processes import ManagedProcess
 from pipelines.settings import Settings
 
-AIRFLOW_DB = "movierec_airflow"
 
-
-def pg_env(settings: Settings, database: str = AIRFLOW_DB) -> dict[str, str]:
+def pg_env(settings: Settings, database: str | None = None) -> dict[str, str]:
     """What differs from infra.airflow.airflow_env: the metadata DB URL and the executor's parallelism."""
+    database = database or postgres.database_name(settings, "airflow")
     parallelism = str(settings.cluster_airflow_parallelism)
     return {
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres.database_url(settings, database, driver="+psycopg2"),
@@ -28,7 +27,7 @@ def pg_env(settings: Settings, database: str = AIRFLOW_DB) -> dict[str, str]:
 
 
 def airflow_process(
-    settings: Settings, database: str = AIRFLOW_DB, dags_folder: Path | None = None
+    settings: Settings, database: str | None = None, dags_folder: Path | None = None
 ) -> ManagedProcess:
     """infra.airflow's supervisor (same PID file name) with the PostgreSQL metadata DB."""
     proc = airflow.airflow_process(settings)
@@ -39,9 +38,10 @@ def airflow_process(
 
 
 def start(
-    settings: Settings, database: str = AIRFLOW_DB, dags_folder: Path | None = None, timeout: float = 300.0
+    settings: Settings, database: str | None = None, dags_folder: Path | None = None, timeout: float = 300.0
 ) -> int:
     """Create the database if missing, then start (or reuse) Airflow and wait until every component is healthy."""
+    database = database or postgres.database_name(settings, "airflow")
     postgres.ensure_database(settings, database)
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     pid = airflow_process(settings, database, dags_folder).start(timeout=timeout)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pipelines.settings import Settings
 
-MLFLOW_DB, FEEDBACK_DB = "movierec_mlflow", "movierec_feedback"
+Role = Literal["mlflow", "feedback", "airflow"]
 
 
 class PostgresMissing(RuntimeError):
     """No PostgreSQL answers at settings.postgres_url."""
+
+
+def database_name(settings: Settings, role: Role) -> str:
+    """One database per user of the server; the prefix (settings) keeps a test's databases apart from yours."""
+    return f"{settings.cluster_database_prefix}_{role}"
 
 
 def database_url(settings: Settings, database: str, driver: str = "") -> str:

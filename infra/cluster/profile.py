@@ -41,7 +41,9 @@ def cluster_overrides(base: Settings) -> dict[str, str]:
         "MOVIEREC_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
         "MOVIEREC_AIRFLOW_PORT": str(base.airflow_port + offset),
         "MOVIEREC_SERVING_PORT": str(base.serving_port + offset),
-        "MOVIEREC_FEEDBACK_POSTGRES_URL": postgres.database_url(base, postgres.FEEDBACK_DB),
+        "MOVIEREC_FEEDBACK_POSTGRES_URL": postgres.database_url(
+            base, postgres.database_name(base, "feedback")
+        ),
     }
 
 
@@ -113,7 +115,7 @@ def up(settings: Settings) -> None:
     from pipelines.kafka_config import ensure_topics
 
     preflight(settings)
-    postgres.ensure_database(settings, postgres.FEEDBACK_DB)
+    postgres.ensure_database(settings, postgres.database_name(settings, "feedback"))
     for message, action in (
         (f"S3 emulator (moto) on {s3.endpoint(settings)}", lambda: s3.start(settings)),
         (f"broker (tansu, s3://tansu/) on {settings.kafka_bootstrap}", lambda: s3_broker(settings).start(timeout=60)),
@@ -122,7 +124,7 @@ def up(settings: Settings) -> None:
          f"REST {flink_cluster.rest_url(settings)}", lambda: flink_cluster.start_cluster(settings)),
         (f"landing job via flink run, parallelism {settings.flink_parallelism}", lambda: flink_submit.submit(settings)),
         (f"MLflow (PostgreSQL + S3 artifacts) on 127.0.0.1:{settings.mlflow_port}", lambda: mlflow_pg.start(settings)),
-        (f"Airflow (LocalExecutor x{settings.cluster_airflow_parallelism}, PostgreSQL {airflow_pg.AIRFLOW_DB}) "
+        (f"Airflow (LocalExecutor x{settings.cluster_airflow_parallelism}, PostgreSQL {postgres.database_name(settings, 'airflow')}) "
          f"on 127.0.0.1:{settings.airflow_port}", lambda: airflow_pg.start(settings)),
         ("champion model (runs movielens_retrain once if the registry has none)",
          lambda: stack.ensure_champion(settings)),

@@ -31,7 +31,7 @@ def test_profile_ports_are_apart_from_the_embedded_defaults(tmp_path):
     embedded = {base.mlflow_port, base.airflow_port, base.serving_port, 9092, 8080, 5000, 3000}
     assert not set(profile.ports(cluster).values()) & embedded
     assert cluster.var_dir == base.var_dir / "cluster"
-    assert cluster.feedback_postgres_url.endswith(f"/{postgres.FEEDBACK_DB}")
+    assert cluster.feedback_postgres_url.endswith(f"/{postgres.database_name(cluster, 'feedback')}")
 
 
 def test_run_command_submits_the_embedded_job_module(tmp_path):
@@ -71,7 +71,7 @@ def test_profile_airflow_runs_localexecutor_on_postgres_like_compose(tmp_path):
     env = airflow_pg.airflow_process(settings).env
     compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())["x-airflow"]["environment"]
     conn = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    assert conn == f"postgresql+psycopg2://u@127.0.0.1:5432/{airflow_pg.AIRFLOW_DB}"
+    assert conn == f"postgresql+psycopg2://u@127.0.0.1:5432/{postgres.database_name(settings, 'airflow')}"
     assert conn.split("://")[0] == compose["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].split("://")[0]
     assert env["AIRFLOW__CORE__EXECUTOR"] == compose["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     assert int(env["AIRFLOW__CORE__PARALLELISM"]) == settings.cluster_airflow_parallelism >= 2

@@ -130,16 +130,15 @@ def test_compose_mlflow_and_feedback_stores_are_the_profile_stores(compose):
     mlflow = compose["services"]["mlflow"]["command"][0]
     assert f"--artifacts-destination {mlflow_pg.ARTIFACTS}" in mlflow
     backend = re.search(r"--backend-store-uri postgresql\+psycopg://.*?@postgres:5432/(\w+)", mlflow)
-    assert backend and backend.group(1) == postgres.MLFLOW_DB
+    mlflow_db = postgres.database_name(Settings(), "mlflow")
+    assert backend and backend.group(1) == mlflow_db
     assert mlflow_pg.mlflow_process(Settings()).cmd[-3] == postgres.database_url(
-        Settings(), postgres.MLFLOW_DB, "+psycopg"
+        Settings(), mlflow_db, "+psycopg"
     )
-    assert compose["x-movierec-env"]["MOVIEREC_FEEDBACK_POSTGRES_URL"].endswith(f"/{postgres.FEEDBACK_DB}")
+    names = {role: postgres.database_name(Settings(), role) for role in ("mlflow", "feedback", "airflow")}
+    assert compose["x-movierec-env"]["MOVIEREC_FEEDBACK_POSTGRES_URL"].endswith(f"/{names['feedback']}")
     init_sql = (REPO_ROOT / "infra" / "docker" / "postgres-init.sql").read_text()
-    assert (
-        f"CREATE DATABASE {postgres.MLFLOW_DB};" in init_sql
-        and f"CREATE DATABASE {postgres.FEEDBACK_DB};" in init_sql
-    )
+    assert all(f"CREATE DATABASE {name};" in init_sql for name in names.values())
 
 
 def test_airflow_image_installs_the_profile_metadata_db_drivers(compose):
@@ -156,3 +155,4 @@ def test_airflow_image_installs_the_profile_metadata_db_drivers(compose):
     ]
     conns = {env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "") for env in airflow_envs} - {""}
     assert conns and all(c.startswith("postgresql+psycopg2://") for c in conns), conns  # the driver installed
+    assert {c.rsplit("/", 1)[1] for c in conns} == {postgres.database_name(Settings(), "airflow")}
