@@ -125,7 +125,7 @@ def run_dag(n: int, root: Path, overrides: dict, timeout_s: float) -> dict:
     print(f"{n:>10,} dags test {run.seconds:8.1f} s rc={run.returncode} {tasks}", flush=True)
     return {"ratings": n, "kind": "dag", "seconds": round(run.seconds, 1), "returncode": run.returncode,
             "states": run.states, "tasks": tasks, "overrides": overrides, "load_avg_at_start": load,
-            "load_avg_at_end": [round(x, 2) for x in os.getloadavg()], **stage_seconds, "log": str(log),
+            "load_avg_at_end": [round(x, 2) for x in os.getloadavg()], **stage_seconds, "log": os.path.relpath(log, PROJECT_ROOT),
             **({} if run.returncode == 0 else {"output_tail": run.output[-1500:]})}  # fmt: skip
 
 

@@ -7,10 +7,10 @@ down: ## stop exactly what `make up` started (PID files under var/pids)
 	$(MOVIEREC) stack down --profile $(DOWN_PROFILE)
 
 status: ## which stack processes run
-	@$(MOVIEREC) stack status
+	@$(MOVIEREC) stack status --profile $(PROFILE)
 
 logs: ## tail the stack logs (var/logs)
-	$(MOVIEREC) stack logs
+	$(MOVIEREC) stack logs --profile $(PROFILE)
 
 mlflow-up: .venvs/ml/.installed ## MLflow tracking server only (127.0.0.1:5000)
 	$(MOVIEREC) mlflow up
