@@ -1,6 +1,6 @@
 """Fold-in benchmark (issue 12): does personalization from fresh clicks beat damped popularity, and at what cost?
 
-    PYTHONPATH=. nice -n 5 .venvs/ml/bin/python benchmarks/foldin.py --datasets ml-100k ml-latest-small
+    PYTHONPATH=. nice -n 10 .venvs/ml/bin/python benchmarks/foldin.py --datasets ml-100k ml-latest-small --verbose
 
 New users: 10% of users (seeded) never seen in training (the test users, reported). The fold-in hyper-parameters are
 chosen on validation users only: `--val-folds` disjoint slices of 5% of the other users, each with its own model
@@ -220,10 +220,11 @@ def choose(
     return top[2], best, val
 
 
-def run(name: str, data_root: Path, cfg: Settings, seed: int, val_folds: int = VAL_FOLDS) -> list[dict]:
+def run(name: str, data_root: Path, cfg: Settings, seed: int, val_folds: int = VAL_FOLDS, verbose: bool = False
+        ) -> list[dict]:  # fmt: skip
     folds = [Protocol(name, data_root, cfg, seed, val_fold=f) for f in range(val_folds)]
     p = folds[0]  # its model is the one reported on the test users
-    best, per_method, val = choose(folds)
+    best, per_method, val = choose(folds, verbose)
     print(f"{name}: trained in {p.train_seconds:.0f}s; chosen on validation users: {best}; {val}", flush=True)
     known = p.known_users(best)
     rows = []
@@ -260,6 +261,7 @@ def main() -> None:
     parser.add_argument(
         "--val-folds", type=int, default=VAL_FOLDS, help="validation slices of 5%% of users each"
     )
+    parser.add_argument("--verbose", action="store_true", help="print every config's validation figures")
     args = parser.parse_args()
     threadpool_limits(limits=1)  # as serving/runtime.py: one BLAS thread per request (fold-in ms as served)
     cfg = Settings()
@@ -269,7 +271,7 @@ def main() -> None:
     rows: list[dict] = []
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     for name in args.datasets:  # written after each data set, so a long run keeps what it measured
-        rows += run(name, args.data_root, cfg, args.seed, args.val_folds)
+        rows += run(name, args.data_root, cfg, args.seed, args.val_folds, args.verbose)
         RESULTS.write_text(json.dumps({"rows": rows, "settings": {"model_type": cfg.model_type, "loss": cfg.loss,
                                        "epochs": cfg.epochs, "embedding_dim": cfg.embedding_dim}}, indent=1))  # fmt: skip
         print(f"wrote {RESULTS}", flush=True)
