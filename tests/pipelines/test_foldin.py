@@ -216,3 +216,29 @@ def test_the_service_builds_the_fold_in_from_its_settings():
     assert (got.method, got.scale, got.ridge_lambda, got.unobserved_weight, got.shrinkage, got.combine,
             got.popular_quantile, got.known_scale, got.max_clicks) == ("mean", 2.5, 3.0, 0.2, 4.0, "offset", 0.5,
                                                                        7.0, 9)  # fmt: skip
+
+
+def test_the_service_default_is_the_config_the_benchmark_chose_for_its_data_set():
+    """benchmarks/results/foldin.json records the config chosen on validation users per data set; the default
+    Settings (data set ml-latest-small) must serve that same fold-in, not another one."""
+    import json
+    from dataclasses import asdict
+
+    from pipelines.registry import foldin_config
+    from pipelines.settings import PROJECT_ROOT, Settings
+
+    cfg = Settings()
+    rows = json.loads((PROJECT_ROOT / "benchmarks" / "results" / "foldin.json").read_text())["rows"]
+    chosen = {r["dataset"]: r for r in rows}[cfg.dataset]
+    served = asdict(foldin_config(cfg))
+    keys = (
+        "method",
+        "scale",
+        "ridge_lambda",
+        "unobserved_weight",
+        "shrinkage",
+        "combine",
+        "popular_quantile",
+    )
+    assert {k: served[k] for k in keys} == {k: chosen["foldin_config"][k] for k in keys}
+    assert served["known_scale"] == chosen["known_scale"]
