@@ -88,7 +88,6 @@ class Protocol:
         self.popular_scores = cold.to_numpy()
         self.rng = np.random.default_rng(seed + 1)
         self._cases: dict = {}
-        self.verbose = False
 
     def reveal(self, users: np.ndarray, k: int, order: str) -> list[tuple[np.ndarray, set]]:
         """(revealed item indices, relevant raw ids of the rest) per user with more than k interactions."""
