@@ -1,15 +1,20 @@
 """Fold-in benchmark (issue 12): does personalization from fresh clicks beat damped popularity, and at what cost?
 
-    PYTHONPATH=. nice -n 5 .venvs/ml/bin/python benchmarks/foldin.py --datasets ml-100k ml-latest-small
+    PYTHONPATH=. nice -n 10 .venvs/ml/bin/python benchmarks/foldin.py --datasets ml-100k ml-latest-small --verbose
 
-New users: 10% of users (seeded) never seen in training, another 5% the validation users that choose the fold-in
-hyper-parameters (rule in `Protocol.choose`: never below popularity on validation first, then mean NDCG@10). For
-each, reveal k in {1,3,5,10} interactions as likes (random / chronological order), rank the catalog minus the
-revealed movies, NDCG@10 and recall@10 on the rest: damped popularity vs fold-in (paired 95% CI of the difference).
+New users: 10% of users (seeded) never seen in training (the test users, reported). The fold-in hyper-parameters are
+chosen on validation users only: `--val-folds` disjoint slices of 5% of the other users, each with its own model
+trained without the test users and that slice (cross-validation: 6 x 5% pools ~280 / ~180 validation users instead
+of one noisy slice of 47 / 30); slice 0's model is the one reported. Rule (`choose`): the issue's targets first
+(validation NDCG@10 never below popularity's in any (k, order), and random k=5 at least TARGET_RANDOM_K5 times
+popularity's), then never below popularity, then mean NDCG@10. For each user, reveal k in {1,3,5,10} interactions
+as likes (random / chronological order), rank the catalog minus the revealed movies, NDCG@10 and recall@10 on the
+rest: damped popularity vs fold-in (paired 95% CI of the difference).
 Known users: each training user's last 20% is held out; reveal 5 of it (chronologically) as fresh likes, measure
 on the remainder with the trained row, the row re-solved from history + likes, and the row plus the likes' solve
 (its weight chosen on every other user, reported on the others).
-Model: default Settings (mf, loss softmax). Writes benchmarks/results/foldin.json ({"rows": [...]}).
+Model: default Settings (mf, loss softmax). BLAS on one thread, as the service runs it. Writes
+benchmarks/results/foldin.json ({"rows": [...]}).
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from pipelines import metrics
 from pipelines.data import load_movielens
 from pipelines.fast_scoring import FastScorer, top_k
 from pipelines.features import IdMaps, full_ranking_split, to_implicit
-from pipelines.foldin import METHODS, FoldIn, FoldInConfig
+from pipelines.foldin import COMBINES, METHODS, FoldIn, FoldInConfig
 from pipelines.scoring import cold_start_scores
 from pipelines.settings import OFFLINE_DATA_ROOT, Settings
 from pipelines.train import train_model
@@ -36,14 +42,19 @@ from pipelines.train import train_model
 RESULTS = Path(__file__).resolve().parent / "results" / "foldin.json"
 KS = (1, 3, 5, 10)
 ORDERS = ("random", "chronological")
-SHRINKAGE = (0.0, 3.0, 10.0, 30.0)  # pseudo-clicks of the popularity prior (0: none, the previous fold-in)
-QUANTILE = (0.0, 0.25, 1.0)  # clicks within this top share of the popularity ranking count less (0: off)
+TARGET_RANDOM_K5 = 1.2  # issue 12: fold-in NDCG@10 >= 1.2x popularity with 5 random revealed likes
+VAL_FOLDS = 6
+RIDGE = ((1.0, 0.01), (1.0, 0.1), (10.0, 0.01), (10.0, 0.1))  # (lambda, unobserved weight a0)
 KNOWN_SCALE = (0.0, 3.0, 10.0, 30.0)  # known users: trained row + this times the likes' solve (0: re-solve)
 GRID = (
+    # shrink: w * scale * solve + (1 - w) * popularity; c = 0 and q = 0 is the first fold-in (no prior)
     [FoldInConfig(method="ridge", ridge_lambda=lam, unobserved_weight=a0, scale=s, shrinkage=c, popular_quantile=q)
-     for lam, a0, s, c, q in itertools.product((1.0, 10.0), (0.01, 0.1), (3.0, 10.0, 30.0), SHRINKAGE, QUANTILE)]
-    + [FoldInConfig(method="mean", scale=s, shrinkage=c, popular_quantile=q)
-       for s, c, q in itertools.product((3.0, 10.0, 30.0), SHRINKAGE, QUANTILE)]
+     for (lam, a0), s, c, q in itertools.product(RIDGE, (3.0, 10.0, 30.0), (0.0, 3.0, 10.0, 30.0), (0.0, 1.0))]
+    # offset: popularity + w * scale * solve (the popularity vector as the new user's row)
+    + [FoldInConfig(method="ridge", ridge_lambda=lam, unobserved_weight=a0, scale=s, shrinkage=c, combine="offset")
+       for (lam, a0), s, c in itertools.product(RIDGE, (1.0, 1.5, 2.0, 3.0, 5.0, 10.0), (0.0, 1.0, 3.0))]
+    + [FoldInConfig(method="mean", scale=s, shrinkage=c, combine=m)
+       for s, c, m in itertools.product((3.0, 10.0, 30.0), (0.0, 10.0), ("shrink", "offset"))]
     + [FoldInConfig(method="softmax", steps=10, learning_rate=lr, prior_l2=0.01) for lr in (1.0, 10.0)]
 )  # fmt: skip
 
@@ -51,13 +62,15 @@ GRID = (
 class Protocol:
     """One data set: held-out users, the trained model as a FastScorer, popularity, and the evaluation loops."""
 
-    def __init__(self, name: str, data_root: Path, cfg: Settings, seed: int):
+    def __init__(self, name: str, data_root: Path, cfg: Settings, seed: int, val_fold: int = 0):
+        """`val_fold`: which 5% slice of the non-test users is held out for validation (and not trained on)."""
         ratings = load_movielens(data_root, name).ratings
         rng = np.random.default_rng(seed)
         users = rng.permutation(ratings.user_id.unique())
         n_test, n_val = round(0.10 * len(users)), round(0.05 * len(users))
-        self.test_users, self.val_users = users[:n_test], users[n_test : n_test + n_val]
-        held = set(users[: n_test + n_val].tolist())
+        start = n_test + val_fold * n_val
+        self.test_users, self.val_users = users[:n_test], users[start : start + n_val]
+        held = set(self.test_users.tolist()) | set(self.val_users.tolist())
         self.new_user_rows = to_implicit(ratings[ratings.user_id.isin(held)])
         train_ratings = ratings[~ratings.user_id.isin(held)]
         interactions = to_implicit(train_ratings)
@@ -75,7 +88,6 @@ class Protocol:
         self.popular_scores = cold.to_numpy()
         self.rng = np.random.default_rng(seed + 1)
         self._cases: dict = {}
-        self.verbose = False
 
     def reveal(self, users: np.ndarray, k: int, order: str) -> list[tuple[np.ndarray, set]]:
         """(revealed item indices, relevant raw ids of the rest) per user with more than k interactions."""
@@ -127,26 +139,6 @@ class Protocol:
         return {"ndcg": metrics.ndcg_at_k(relevant, recs, 10), "recall": metrics.recall_at_k(relevant, recs, 10),
                 **cost, "users": len(cases), "per_user": metrics.ndcg_per_user(relevant, recs, 10)}  # fmt: skip
 
-    def choose(self) -> tuple[FoldInConfig, dict[str, FoldInConfig]]:
-        """Best config overall, per method, and without shrinkage (the previous fold-in), on validation users.
-
-        The target is "never below popularity": among the configs whose validation NDCG@10 is at least
-        popularity's in every (k, order), the best mean NDCG@10; if none is, the best worst-case ratio.
-        """
-        pop = {(k, o): self.score(self.val_users, k, o, None)["ndcg"] for k in KS for o in ORDERS}
-        rows = []  # (rank key, mean NDCG@10, config)
-        for config in GRID:
-            fold = self.fold(config)
-            ndcg = {cell: self.score(self.val_users, *cell, fold)["ndcg"] for cell in pop}
-            worst, mean = min(ndcg[cell] / pop[cell] for cell in pop), float(np.mean(list(ndcg.values())))
-            rows.append(((worst >= 1.0, mean if worst >= 1.0 else worst), mean, config))
-            if self.verbose:
-                print(f"  val worst ratio {worst:.3f} mean {mean:.4f} {_plain(config)}", flush=True)
-        best = {m: max((r for r in rows if r[2].method == m), key=lambda r: r[0]) for m in METHODS}
-        unshrunk = [r for r in rows if r[2].shrinkage == 0 and r[2].popular_quantile == 0]
-        best["unshrunk"] = max(unshrunk, key=lambda r: r[1])  # the previous rule: best mean NDCG@10
-        return max(rows, key=lambda r: r[0])[2], {m: r[2] for m, r in best.items()}
-
     def known_users(self, best: FoldInConfig, reveal: int = 5, max_users: int = 600) -> dict:
         """Reveal the first `reveal` held-out interactions of a known user as likes; rank the rest with the trained
         row, with the row re-solved from history + likes (known_scale 0), and with the row plus the likes' solve.
@@ -180,10 +172,59 @@ class Protocol:
                 "known_scale": scale, "known_users": len(report)}  # fmt: skip
 
 
-def run(name: str, data_root: Path, cfg: Settings, seed: int) -> list[dict]:
-    p = Protocol(name, data_root, cfg, seed)
-    best, per_method = p.choose()
-    print(f"{name}: trained in {p.train_seconds:.0f}s; chosen on validation users: {best}", flush=True)
+def _rank_key(ratio: dict, mean: float) -> tuple:
+    """The issue's targets first (never below popularity, random k=5 >= 1.2x), then never below, then mean."""
+    worst = min(ratio.values())
+    return (
+        worst >= 1.0 and ratio[(5, "random")] >= TARGET_RANDOM_K5,
+        worst >= 1.0,
+        mean if worst >= 1.0 else worst,
+    )
+
+
+def choose(
+    folds: list[Protocol], verbose: bool = False
+) -> tuple[FoldInConfig, dict[str, FoldInConfig], dict]:
+    """Best config overall, per method and combine, and without any prior (the first fold-in), on the validation
+    users of every fold pooled (each fold scored with its own model); plus the chosen config's validation figures."""
+    cells = [(k, o) for k in KS for o in ORDERS]
+
+    def pooled(cell, fold_of) -> float:
+        return float(
+            np.concatenate([p.score(p.val_users, *cell, fold_of(p))["per_user"] for p in folds]).mean()
+        )
+
+    pop = {cell: pooled(cell, lambda p: None) for cell in cells}
+    rows = []  # (rank key, mean NDCG@10, config, ratios)
+    for config in GRID:
+        ndcg = {cell: pooled(cell, lambda p, c=config: p.fold(c)) for cell in cells}
+        ratio = {cell: ndcg[cell] / pop[cell] for cell in cells}
+        mean = float(np.mean(list(ndcg.values())))
+        rows.append((_rank_key(ratio, mean), mean, config, ratio))
+        if verbose:
+            print(f"  val worst {min(ratio.values()):.3f} random k=5 {ratio[(5, 'random')]:.3f} mean {mean:.4f} "
+                  f"{_plain(config)}", flush=True)  # fmt: skip
+    groups = {m: [r for r in rows if r[2].method == m] for m in METHODS}
+    groups |= {c: [r for r in rows if r[2].method != "softmax" and r[2].combine == c] for c in COMBINES}
+    best = {g: max(members, key=lambda r: r[0])[2] for g, members in groups.items()}
+    unshrunk = [
+        r for r in rows if r[2].shrinkage == 0 and r[2].popular_quantile == 0 and r[2].combine == "shrink"
+    ]
+    best["unshrunk"] = max(unshrunk, key=lambda r: r[1])[2]  # the first rule: best mean NDCG@10, no prior
+    top = max(rows, key=lambda r: r[0])
+    val = {"validation_users": sum(len(p.reveal(p.val_users, 1, "random")) for p in folds),
+           "validation_folds": len(folds), "validation_random_k5_ratio": top[3][(5, "random")],
+           "validation_worst_ratio": min(top[3].values()),
+           "validation_chronological_worst_ratio": min(top[3][(k, "chronological")] for k in KS)}  # fmt: skip
+    return top[2], best, val
+
+
+def run(name: str, data_root: Path, cfg: Settings, seed: int, val_folds: int = VAL_FOLDS, verbose: bool = False
+        ) -> list[dict]:  # fmt: skip
+    folds = [Protocol(name, data_root, cfg, seed, val_fold=f) for f in range(val_folds)]
+    p = folds[0]  # its model is the one reported on the test users
+    best, per_method, val = choose(folds, verbose)
+    print(f"{name}: trained in {p.train_seconds:.0f}s; chosen on validation users: {best}; {val}", flush=True)
     known = p.known_users(best)
     rows = []
     for order, k in itertools.product(ORDERS, KS):
@@ -198,7 +239,7 @@ def run(name: str, data_root: Path, cfg: Settings, seed: int) -> list[dict]:
                "foldin_cpu_ms_per_request": fold["cpu_ms"], "foldin_method": best.method,
                "foldin_config": _plain(best),
                **{f"{m}_ndcg_at_10": p.score(p.test_users, k, order, p.fold(c))["ndcg"] for m, c in per_method.items()},
-               "unshrunk_config": _plain(per_method["unshrunk"]),
+               "unshrunk_config": _plain(per_method["unshrunk"]), **val,
                **known, "train_seconds": p.train_seconds, "loadavg": os.getloadavg()}  # fmt: skip
         print(json.dumps({key: (round(v, 4) if isinstance(v, float) else v) for key, v in row.items()
                           if not key.endswith("_config")}), flush=True)  # fmt: skip
@@ -216,7 +257,12 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, default=OFFLINE_DATA_ROOT)
     parser.add_argument("--epochs", type=int, default=None, help="default: Settings().epochs")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--val-folds", type=int, default=VAL_FOLDS, help="validation slices of 5%% of users each"
+    )
+    parser.add_argument("--verbose", action="store_true", help="print every config's validation figures")
     args = parser.parse_args()
+    threadpool_limits(limits=1)  # as serving/runtime.py: one BLAS thread per request (fold-in ms as served)
     cfg = Settings()
     if args.epochs is not None:
         cfg = cfg.model_copy(update={"epochs": args.epochs})
@@ -224,7 +270,7 @@ def main() -> None:
     rows: list[dict] = []
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     for name in args.datasets:  # written after each data set, so a long run keeps what it measured
-        rows += run(name, args.data_root, cfg, args.seed)
+        rows += run(name, args.data_root, cfg, args.seed, args.val_folds, args.verbose)
         RESULTS.write_text(json.dumps({"rows": rows, "settings": {"model_type": cfg.model_type, "loss": cfg.loss,
                                        "epochs": cfg.epochs, "embedding_dim": cfg.embedding_dim}}, indent=1))  # fmt: skip
         print(f"wrote {RESULTS}", flush=True)

@@ -13,12 +13,18 @@ Real-time personalization without a retrain. Three estimators (chosen by benchma
 Every estimator scales by `scale`: MF trained with softmax adds an item bias (popularity) that a tiny vector
 cannot outweigh, so how far a few clicks move away from popularity is a tuned hyper-parameter.
 
-Shrinkage towards popularity (`ridge`, `mean`): a few clicks are weak evidence, and clicks on the most popular
-movies are weaker still (MovieLens shows those at sign-up, so they say little about taste). Each click counts
-`min(1, (popularity rank / (popular_quantile * n_items))^2)` (floor `MIN_EVIDENCE`; in the solve and in n), and the
-dot part becomes `w * scale * solve + (1 - w) * popular_repr`, `w = n / (n + shrinkage)` for n counted clicks.
-`popular_repr` is the damped-popularity ranking projected onto the item table (`fit_popularity`: the cold-start
-list as a user vector), so with no evidence a new user gets (nearly) the cold-start list, not a worse one.
+The popularity prior (`ridge`, `mean`): `popular_repr` is the damped-popularity ranking projected onto the item
+table (`fit_popularity`: the cold-start list as a user vector), so with no evidence a new user gets (nearly) the
+cold-start list, not a worse one. A few clicks are weak evidence, and clicks on the most popular movies are weaker
+still (MovieLens shows those at sign-up). Each click counts `min(1, (popularity rank / (popular_quantile *
+n_items))^2)` (floor `MIN_EVIDENCE`; in the solve and in n), `w = n / (n + shrinkage)` for n counted clicks, and
+`combine` says how the clicks' solve meets the prior in the dot part:
+
+- `shrink`: `w * scale * solve + (1 - w) * popular_repr` (a convex mix: the clicks replace the prior);
+- `offset`: `popular_repr + w * scale * solve` (the prior is the new user's row and the clicks move it, the rule
+  of a known user below with the popularity vector as the trained row). The new user's list stays anchored on
+  damped popularity, which is what a user's *later* interactions follow most (the chronological reveal).
+
 A known user keeps the trained row and adds `known_scale` times the clicks' solve (what training learned stays;
 re-solving the row from history + clicks lost part of it). Cost is bounded: the most recent `max_clicks` fresh
 clicks (at most `max_history` training items when `known_scale` = 0 re-solves from history).
@@ -35,6 +41,7 @@ import numpy as np
 from pipelines.fast_scoring import FastScorer
 
 METHODS = ("ridge", "mean", "softmax")
+COMBINES = ("shrink", "offset")
 EVENT_WEIGHTS = {"click": 1.0, "watch": 1.0, "like": 1.0}
 MIN_EVIDENCE = 0.05  # what a click on the single most popular movie still counts
 
@@ -49,6 +56,8 @@ class FoldInConfig:
     learning_rate: float = 1.0  # softmax
     prior_l2: float = 0.1  # softmax: pull towards the prior row
     shrinkage: float = 0.0  # c in w = n / (n + c): pseudo-clicks of the popularity prior (0: no shrinkage)
+    # how the clicks' solve meets the popularity prior: "shrink" (convex mix) or "offset" (prior + solve)
+    combine: str = "shrink"
     # clicks within this top share of the popularity ranking count less (0: off)
     popular_quantile: float = 0.0
     # a known user: trained row + known_scale * solve(fresh clicks); 0: re-solve from history + clicks instead
@@ -71,6 +80,8 @@ class FoldIn:
         self.config = config or FoldInConfig()
         if self.config.method not in METHODS:
             raise ValueError(f"unknown fold-in method {self.config.method!r}; choose one of {METHODS}")
+        if self.config.combine not in COMBINES:
+            raise ValueError(f"unknown fold-in combine {self.config.combine!r}; choose one of {COMBINES}")
         if scorer.d_dot == 0 and self.config.method != "softmax":
             raise ValueError(
                 f"method {self.config.method!r} solves the dot part, which an MLP has not: use softmax"
@@ -143,7 +154,12 @@ class FoldIn:
         weights = weights * self._evidence[idx]
         c = self.config.shrinkage
         share = weights.sum() / (weights.sum() + c) if c > 0 else 1.0
-        out[:d] = share * self.config.scale * self._solve(idx, weights) + (1.0 - share) * self.popular_repr
+        moved = share * self.config.scale * self._solve(idx, weights)
+        out[:d] = (
+            self.popular_repr + moved
+            if self.config.combine == "offset"
+            else moved + (1.0 - share) * self.popular_repr
+        )
         return out
 
     def _solve(self, idx: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -216,7 +216,9 @@ def foldin_config(cfg: Settings):
     from pipelines.foldin import FoldInConfig
 
     return FoldInConfig(method=cfg.foldin_method, scale=cfg.foldin_scale, ridge_lambda=cfg.foldin_ridge_lambda,
-                        unobserved_weight=cfg.foldin_unobserved_weight, max_clicks=cfg.foldin_max_clicks)  # fmt: skip
+                        unobserved_weight=cfg.foldin_unobserved_weight, shrinkage=cfg.foldin_shrinkage,
+                        combine=cfg.foldin_combine, popular_quantile=cfg.foldin_popular_quantile,
+                        known_scale=cfg.foldin_known_scale, max_clicks=cfg.foldin_max_clicks)  # fmt: skip
 
 
 def load_champion(cfg: Settings, alias: str = CHAMPION) -> Champion | None:

@@ -263,6 +263,21 @@ class Settings(BaseSettings):
     foldin_unobserved_weight: float = Field(
         0.1, ge=0, description="Weight of the not-clicked catalog in the solve"
     )
+    foldin_shrinkage: float = Field(
+        0.0,
+        ge=0,
+        description="Pseudo-clicks c of the popularity prior: a new user's clicks weigh n / (n + c)",
+    )
+    foldin_combine: Literal["shrink", "offset"] = Field(
+        "shrink",
+        description="A new user's vector: 'offset' = popularity vector + the clicks' solve; 'shrink' = a mix",
+    )
+    foldin_popular_quantile: float = Field(
+        0.0, ge=0, description="Clicks within this top share of the popularity ranking count less (0: off)"
+    )
+    foldin_known_scale: float = Field(
+        30.0, ge=0, description="A known user: trained vector + this times the fresh clicks' solve"
+    )
     foldin_max_clicks: int = Field(
         50, ge=1, description="Most recent fresh clicks folded per request (cost cap)"
     )

@@ -168,3 +168,77 @@ def test_clicks_on_the_most_popular_movies_count_less():
         return np.linalg.norm(fold.user_repr(clicks)[:DIM] - fold.popular_repr)
 
     assert moved(top) < 0.5 * moved(tail)
+
+
+def test_offset_keeps_the_popularity_vector_and_adds_the_clicks_solve():
+    """combine="offset": a new user's row is the popularity vector plus w * scale * solve (the known-user rule with
+    popularity as the trained row); "shrink" gives the prior only (1 - w) of its weight."""
+    scorer = clustered_scorer(np.random.default_rng(15))
+    pop = popularity_on(scorer, cluster=1)
+    clicks = [2, 5, 8]
+    offset = FoldIn(scorer, FoldInConfig(scale=3.0, shrinkage=2.0, combine="offset")).with_popularity(*pop)
+    shrink = FoldIn(scorer, FoldInConfig(scale=3.0, shrinkage=2.0)).with_popularity(*pop)
+    w = 3 / (3 + 2.0)
+    moved = offset.user_repr(clicks)[:DIM] - offset.popular_repr
+    np.testing.assert_allclose(
+        moved, shrink.user_repr(clicks)[:DIM] - (1 - w) * shrink.popular_repr, rtol=1e-5, atol=1e-6
+    )
+    assert np.linalg.norm(moved) > 0.1
+
+
+@pytest.mark.parametrize("combine", ["shrink", "offset"])
+def test_enough_clicks_move_a_new_user_to_the_clicked_cluster_under_either_combine(combine):
+    """Six clicks in a cluster the prior disfavours turn (most of) the list to it, whatever the combine."""
+    scorer = clustered_scorer(np.random.default_rng(16))
+    fold = FoldIn(scorer, FoldInConfig(scale=3.0, shrinkage=1.0, combine=combine)).with_popularity(
+        *popularity_on(scorer, cluster=1)
+    )
+    clicks = np.array([2, 5, 8, 11, 14, 17])  # cluster 2
+    before = top_k(scorer.score_vector(fold.popular_repr), 10, clicks)  # the popularity prior alone
+    after = top_k(scorer.score_vector(fold.user_repr(clicks)), 10, clicks)
+    assert np.mean(before % 3 == 2) < 0.5 and np.mean(after % 3 == 2) >= 0.8, (before, after)
+
+
+def test_an_unknown_combine_is_refused():
+    with pytest.raises(ValueError, match="combine"):
+        FoldIn(clustered_scorer(np.random.default_rng(17)), FoldInConfig(combine="blend"))
+
+
+def test_the_service_builds_the_fold_in_from_its_settings():
+    """Every foldin_* setting reaches the FoldInConfig the service applies (so the benchmark's config can be set)."""
+    from pipelines.registry import foldin_config
+    from pipelines.settings import Settings
+
+    cfg = Settings(foldin_method="mean", foldin_scale=2.5, foldin_ridge_lambda=3.0, foldin_unobserved_weight=0.2,
+                   foldin_shrinkage=4.0, foldin_combine="offset", foldin_popular_quantile=0.5,
+                   foldin_known_scale=7.0, foldin_max_clicks=9)  # fmt: skip
+    got = foldin_config(cfg)
+    assert (got.method, got.scale, got.ridge_lambda, got.unobserved_weight, got.shrinkage, got.combine,
+            got.popular_quantile, got.known_scale, got.max_clicks) == ("mean", 2.5, 3.0, 0.2, 4.0, "offset", 0.5,
+                                                                       7.0, 9)  # fmt: skip
+
+
+def test_the_service_default_is_the_config_the_benchmark_chose_for_its_data_set():
+    """benchmarks/results/foldin.json records the config chosen on validation users per data set; the default
+    Settings (data set ml-latest-small) must serve that same fold-in, not another one."""
+    import json
+    from dataclasses import asdict
+
+    from pipelines.registry import foldin_config
+    from pipelines.settings import PROJECT_ROOT, Settings
+
+    cfg = Settings.model_construct()  # the defaults alone: no MOVIEREC_* environment, no .env
+    rows = json.loads((PROJECT_ROOT / "benchmarks" / "results" / "foldin.json").read_text())["rows"]
+    chosen = {r["dataset"]: r for r in rows}[cfg.dataset]
+    served = asdict(foldin_config(cfg))
+    keys = (
+        "method",
+        "scale",
+        "ridge_lambda",
+        "unobserved_weight",
+        "shrinkage",
+        "combine",
+        "popular_quantile",
+    )
+    assert {k: served[k] for k in keys} == {k: chosen["foldin_config"][k] for k in keys}
+    assert served["known_scale"] == chosen["known_scale"]
