@@ -71,6 +71,16 @@ TRAINING_FIELDS: tuple[str, ...] = (
 )
 
 
+# Fold-in settings chosen on validation users per data set (benchmarks/foldin.py, recorded in
+# benchmarks/results/foldin.json): a data set listed here gets its own unless MOVIEREC_FOLDIN_* set them; any other
+# data set gets the field defaults, which are ml-latest-small's. One config does not fit both: ml-latest-small's
+# falls below popularity on ml-100k's chronological reveal, ml-100k's gains little on ml-latest-small.
+FOLDIN_PRESETS: dict[str, dict[str, float | str]] = {
+    "ml-100k": {"foldin_scale": 1.0, "foldin_ridge_lambda": 1.0, "foldin_unobserved_weight": 0.01,
+                "foldin_shrinkage": 1.0, "foldin_combine": "offset", "foldin_known_scale": 3.0},
+}  # fmt: skip
+
+
 class Settings(BaseSettings):
     """Configuration shared by pipelines, DAGs, the Flink job, the service and the scripts."""
 
@@ -256,7 +266,7 @@ class Settings(BaseSettings):
     foldin_method: Literal["ridge", "mean", "softmax"] = Field(
         "ridge",
         description="How fresh clicks become a user vector without a retrain; the foldin_* defaults were chosen "
-        "on validation users of ml-latest-small by benchmarks/foldin.py",
+        "on validation users of ml-latest-small by benchmarks/foldin.py (FOLDIN_PRESETS: other data sets)",
     )
     foldin_scale: float = Field(10.0, gt=0, description="How far fresh clicks move the folded vector")
     foldin_ridge_lambda: float = Field(10.0, gt=0, description="Ridge regularisation of the fold-in solve")
@@ -352,6 +362,9 @@ class Settings(BaseSettings):
             self.feedback_dir = self.var_dir / "feedback"
         if self.online_metrics_dir is None:
             self.online_metrics_dir = self.var_dir / "online-metrics"
+        for name, value in FOLDIN_PRESETS.get(self.dataset, {}).items():
+            if name not in self.model_fields_set:  # an explicit value (argument or MOVIEREC_*) wins
+                setattr(self, name, value)
         return self
 
     # --- derived paths -----------------------------------------------------------------

@@ -218,18 +218,22 @@ def test_the_service_builds_the_fold_in_from_its_settings():
                                                                        7.0, 9)  # fmt: skip
 
 
-def test_the_service_default_is_the_config_the_benchmark_chose_for_its_data_set():
-    """benchmarks/results/foldin.json records the config chosen on validation users per data set; the default
-    Settings (data set ml-latest-small) must serve that same fold-in, not another one."""
+@pytest.mark.parametrize("dataset", ["ml-latest-small", "ml-100k"])
+def test_the_service_serves_the_config_the_benchmark_chose_for_its_data_set(dataset, monkeypatch, tmp_path):
+    """benchmarks/results/foldin.json records the config chosen on validation users per data set; Settings for
+    that data set (field defaults or FOLDIN_PRESETS, no MOVIEREC_* overrides) must serve that same fold-in."""
     import json
+    import os
     from dataclasses import asdict
 
     from pipelines.registry import foldin_config
     from pipelines.settings import PROJECT_ROOT, Settings
 
-    cfg = Settings.model_construct()  # the defaults alone: no MOVIEREC_* environment, no .env
+    for name in [n for n in os.environ if n.startswith("MOVIEREC_")]:
+        monkeypatch.delenv(name)
+    cfg = Settings(_env_file=None, dataset=dataset, var_dir=tmp_path)
     rows = json.loads((PROJECT_ROOT / "benchmarks" / "results" / "foldin.json").read_text())["rows"]
-    chosen = {r["dataset"]: r for r in rows}[cfg.dataset]
+    chosen = {r["dataset"]: r for r in rows}[dataset]
     served = asdict(foldin_config(cfg))
     keys = (
         "method",
@@ -242,3 +246,15 @@ def test_the_service_default_is_the_config_the_benchmark_chose_for_its_data_set(
     )
     assert {k: served[k] for k in keys} == {k: chosen["foldin_config"][k] for k in keys}
     assert served["known_scale"] == chosen["known_scale"]
+
+
+def test_an_explicit_foldin_setting_wins_over_the_data_set_preset(monkeypatch, tmp_path):
+    from pipelines.settings import Settings
+
+    monkeypatch.setenv("MOVIEREC_FOLDIN_COMBINE", "shrink")
+    cfg = Settings(_env_file=None, dataset="ml-100k", var_dir=tmp_path, foldin_scale=5.0)
+    assert (cfg.foldin_combine, cfg.foldin_scale, cfg.foldin_shrinkage) == (
+        "shrink",
+        5.0,
+        1.0,
+    )  # rest: preset
