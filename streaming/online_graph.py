@@ -82,8 +82,10 @@ def build(
     register_udfs(t_env, settings.max_future_skew_s)
     for statement in (
         online_sql.ddl(settings, stop_offsets)
+        + online_sql.timed_views(settings, bounded=stop_offsets is not None)
         + online_sql.impression_views()
         + online_sql.click_views(settings)
+        + online_sql.attribution_views(settings)
         + online_sql.metric_views(settings)
     ):
         t_env.execute_sql(statement)
