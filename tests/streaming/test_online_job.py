@@ -266,8 +266,8 @@ def test_kill_minus_nine_then_restore_neither_loses_nor_double_counts(online_set
 
 def idle_stream() -> tuple[list[ImpressionEvent], list[ClickEvent], ClickEvent]:
     """Window [T, T+10s): 2 champion + 2 challenger impressions (items 1..12, so position = movie id), 4 clicks by
-    request_id and 1 by user; later impressions P5 (T+60) and P6 (T+80); a click on P5 at T+70 (LATE once P6 has
-    moved the watermark to T+75)."""
+    request_id and 1 by user; later impressions P5 (T+60) and P6 (T+64); a click on P1 at T+50 (LATE once P6 has
+    moved the watermark to T+59)."""
     imps = [ImpressionEvent(user_id=201 + k, model_name=M, model_version="1" if k < 2 else "2",
                             variant="champion" if k < 2 else "challenger", strategy="personalized",
                             items=list(range(1, 13)), ts=T + (1 + k) * S) for k in range(4)]  # fmt: skip
@@ -275,8 +275,8 @@ def idle_stream() -> tuple[list[ImpressionEvent], list[ClickEvent], ClickEvent]:
     clicks.append(ClickEvent(user_id=201, movie_id=5, ts=T + 9 * S))  # no request_id: user 201's latest (P1)
     later = [ImpressionEvent(user_id=205 + k, model_name=M, model_version=v, variant=arm, strategy="personalized",
                              items=list(range(1, 13)), ts=T + at * S)
-             for k, (v, arm, at) in enumerate((("1", "champion", 60), ("2", "challenger", 80)))]  # fmt: skip
-    return imps + later, clicks, click_on(later[0], 4, T + 70 * S)
+             for k, (v, arm, at) in enumerate((("1", "champion", 60), ("2", "challenger", 64)))]  # fmt: skip
+    return imps + later, clicks, click_on(imps[0], 4, T + 50 * S)
 
 
 def click_on(impression: ImpressionEvent, movie: int, ts: int) -> ClickEvent:
@@ -318,7 +318,7 @@ def test_events_after_idle_sources_are_counted_or_dead_lettered_never_dropped(on
             [ClickEvent(user_id=201, movie_id=2, event="watch", ts=T + 40 * S)]
         )  # time moves on: clicks only
         read_all_then_idle()  # (2) the clicks topic idle ...
-        send(impressions[4:])  # ... while impressions move the watermark to T+75
+        send(impressions[4:])  # ... while impressions move the watermark to T+59
         read_all_then_idle()
         send([late_click])
         send([ImpressionEvent(user_id=1, model_name=M, model_version="9", variant="champion", strategy="cold_start",
@@ -328,7 +328,7 @@ def test_events_after_idle_sources_are_counted_or_dead_lettered_never_dropped(on
             (T, M, "1", "champion", "personalized"): (2, 3, 2, 1.0, 6.0),  # positions 2, 11 and 5 (by user)
             (T, M, "2", "challenger", "personalized"): (2, 2, 2, 1.0, 2.0),  # positions 1, 3
             (T + 60 * S, M, "1", "champion", "personalized"): (1, 0, 0, 0.0, None),
-            (T + 80 * S, M, "2", "challenger", "personalized"): (1, 0, 0, 0.0, None),
+            (T + 60 * S, M, "2", "challenger", "personalized"): (1, 0, 0, 0.0, None),
         }
 
         def landed() -> dict:
