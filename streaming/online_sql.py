@@ -3,9 +3,9 @@
 Everything here runs in the JVM except parse_impression / parse_event for non-canonical payloads (Python UDFs,
 the same fallback rule as the landing job). streaming.online_graph wires the statements together.
 
-Time: the source (long-running: one for both topics; bounded: one per topic) declares `rowtime` from the payload's `ts` (a computed column, so invalid payloads get 0 and
-a ts more than max_future_skew_s ahead also 0: one bad clock cannot push the watermark into the future) and a
-watermark `FLOOR(rowtime TO SECOND) - online_allowed_lateness_s`, generated per Kafka partition and emitted on
+Time: the source (long-running: one for both topics; bounded: one per topic) declares `rowtime` from the
+payload's `ts` (a computed column, so invalid payloads get 0 and a ts more than max_future_skew_s ahead also 0:
+one bad clock cannot push the watermark into the future) and a watermark `FLOOR(rowtime TO SECOND) - online_allowed_lateness_s`, generated per Kafka partition and emitted on
 every event that advances it (the floor: at most one per second of event time, not one per event).
 An event whose rowtime is at or before the watermark when it is read is LATE: it is left out of every window
 and written to the dead-letter topic with kind 'late' (the counter); every other event is counted exactly once
@@ -165,6 +165,7 @@ def ddl(settings: Settings, stop: dict[str, dict[int, int]] | None) -> list[str]
 # has been idle and time moves on again, a second path (the impressions' own, or the other join's) could carry the
 # new watermark to the windows before the join released the events it held back until that watermark, and the
 # windows dropped them as late, silently (issue 14: all the clicks of a demo scenario, numLateRecordsDropped).
+# Both need one instance per operator: the job runs at settings.flink_online_parallelism (default 1).
 ON_TIME = "on_time"
 LATE_REASON = "'late: ts ' || CAST(ts AS STRING) || ' is at or before the watermark ' || CAST(wm AS STRING)"
 TIMED = ("rowtime", "on_time", "wm")  # carried from the timed_* views through validation
