@@ -5,11 +5,12 @@ the same fallback rule as the landing job). streaming.online_graph wires the sta
 
 Time: the source (long-running: one for both topics; bounded: one per topic) declares `rowtime` from the
 payload's `ts` (a computed column, so invalid payloads get 0 and a ts more than max_future_skew_s ahead also 0:
-one bad clock cannot push the watermark into the future) and a watermark `FLOOR(rowtime TO SECOND) - online_allowed_lateness_s`, generated per Kafka partition and emitted on
-every event that advances it (the floor: at most one per second of event time, not one per event).
+one bad clock cannot push the watermark into the future) and a watermark `FLOOR(rowtime TO SECOND) -
+online_allowed_lateness_s`, generated per Kafka partition and emitted on every event that advances it (the
+floor: at most one per second of event time, not one per event).
 An event whose rowtime is at or before the watermark when it is read is LATE: it is left out of every window
 and written to the dead-letter topic with kind 'late' (the counter); every other event is counted exactly once
-(the two rules that make the windows agree with that decision are above ON_TIME; their limits: docs/streaming.md).
+(the rules that make the windows agree with that decision are above ON_TIME; their limits: docs/streaming.md).
 """
 
 from __future__ import annotations
