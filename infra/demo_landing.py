@@ -39,8 +39,8 @@ def published(api: httpx.Client) -> int:
 
 def wait_read(api: httpx.Client, settings: Settings, traffic: Traffic, timeout: float) -> None:
     """Until the service has published the run's impressions and the online job has read (checkpointed) both
-    topics up to their ends. Only then may event time be moved on: impressions still on their way after the
-    watermark passed their window (their source idle meanwhile) would miss it, uncounted."""
+    topics up to their ends. Only then may event time be moved on: impressions still on their way when the
+    watermark passes their window would be late (dead-lettered by the online job, not in the run's counts)."""
     from infra.flink_job import pending_offsets
 
     deadline = time.monotonic() + timeout

@@ -223,6 +223,10 @@ class Settings(BaseSettings):
     )
     trending_window_s: int = Field(3600, ge=1, description="Sliding window of the trending counts")
     trending_slide_s: int = Field(60, ge=1, description="Slide of the trending window")
+    flink_online_parallelism: int = Field(
+        1, ge=1, description="Parallelism of the online job (not flink_parallelism): at 1 its windows leave out "
+        "only what it dead-letters as late; above 1 they can drop events silently after idle periods (issue 14)"
+    )  # fmt: skip
     flink_online_consumer_group: str = Field(
         "movierec-online", description="Offsets of the online-metrics job"
     )

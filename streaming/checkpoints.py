@@ -14,7 +14,8 @@ LONG_RUNNING, BOUNDED = "long-running", "bounded"
 # job graph changes incompatibly (state of another graph cannot be restored; the new graph then starts from
 # the consumer group's committed offsets). v2: SQL validation fast path + SQL Deduplicate.
 LANDING_CHECKPOINTS = "landing-v2"
-ONLINE_CHECKPOINTS = "online-v1"  # the online-metrics job (streaming.online_job); same rules
+ONLINE_CHECKPOINTS = "online-v2"  # the online-metrics job (streaming.online_job); same rules. v2: one source
+# for both topics, one temporal join (issue 14)
 
 
 def latest_checkpoint(root: Path) -> Path | None:

@@ -32,6 +32,9 @@ def classify_impression(payload: str | None) -> tuple:
 
 def online_options(settings: Settings, checkpoint_root: Path, restore_from: Path | None, name: str) -> dict:
     options = job_options(settings, checkpoint_root, restore_from, name)
+    # one instance per operator: only then do all operators see one watermark in one order, so the on-time
+    # decision after the source is the one every window applies (docs/streaming.md, "Time and lateness")
+    options["parallelism.default"] = str(settings.flink_online_parallelism)
     # keyed state of the temporal joins (latest impression per request/user+movie) outlives its use by at most
     # this long; window operators clean up by watermark instead
     ttl = settings.attribution_window_s + settings.online_allowed_lateness_s + settings.online_window_s
@@ -82,8 +85,10 @@ def build(
     register_udfs(t_env, settings.max_future_skew_s)
     for statement in (
         online_sql.ddl(settings, stop_offsets)
+        + online_sql.timed_views(settings, bounded=stop_offsets is not None)
         + online_sql.impression_views()
         + online_sql.click_views(settings)
+        + online_sql.attribution_views(settings)
         + online_sql.metric_views(settings)
     ):
         t_env.execute_sql(statement)

@@ -5,9 +5,10 @@ Runs in the Flink env: `.venvs/flink/bin/python -m streaming.online_job --mode l
 stops it (`movierec streaming online ...`), like the landing job (streaming.job), whose checkpoint/restore
 discipline it shares (streaming.checkpoints, folder ONLINE_CHECKPOINTS).
 
-- event time: `ts` of each event, watermark = max ts - online_allowed_lateness_s per partition; later events
-  are dropped from the windows and counted in the dead-letter topic (kind 'late');
-- attribution (event-time temporal joins): a click joins its impression by request_id, else the user's latest
+- event time: `ts` of each event, watermark = max ts - online_allowed_lateness_s per partition, one watermark
+  for both topics (long-running: one source); later events are left out of the windows and counted in the
+  dead-letter topic (kind 'late');
+- attribution (one event-time temporal join): a click joins its impression by request_id, else the user's latest
   impression if it showed the movie, at most attribution_window_s before the click; the rest is 'unattributed';
 - each impression (request_id) and click (event_id) counts once per window, re-sent copies included;
 - per tumbling online_window_s window and (model_name, model_version, variant, strategy): impressions, clicks,

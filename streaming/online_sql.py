@@ -3,12 +3,14 @@
 Everything here runs in the JVM except parse_impression / parse_event for non-canonical payloads (Python UDFs,
 the same fallback rule as the landing job). streaming.online_graph wires the statements together.
 
-Time: every source declares `rowtime` from the payload's `ts` (a computed column, so invalid payloads get 0 and
-a ts more than max_future_skew_s ahead also 0: one bad clock cannot push the watermark into the future) and a
-watermark `FLOOR(rowtime TO SECOND) - online_allowed_lateness_s`, generated per Kafka partition and emitted on
-every event that advances it (the floor: at most one per second of event time, not one per event).
+Time: the source (long-running: one for both topics; bounded: one per topic) declares `rowtime` from the
+payload's `ts` (a computed column, so invalid payloads get 0 and a ts more than max_future_skew_s ahead also 0:
+one bad clock cannot push the watermark into the future) and a watermark `FLOOR(rowtime TO SECOND) -
+online_allowed_lateness_s`, generated per Kafka partition and emitted on every event that advances it (the
+floor: at most one per second of event time, not one per event).
 An event whose rowtime is at or before the watermark when it is read is LATE: it is left out of every window
-and written to the dead-letter topic with kind 'late' (the counter); every other event is counted exactly once.
+and written to the dead-letter topic with kind 'late' (the counter); every other event is counted exactly once
+(the rules that make the windows agree with that decision are above ON_TIME; their limits: docs/streaming.md).
 """
 
 from __future__ import annotations
@@ -78,8 +80,9 @@ def _kafka(settings: Settings) -> str:
 
 
 def _source(
-    settings: Settings, name: str, topic: str, stop: dict[int, int] | None, long_running: bool
+    settings: Settings, name: str, topics: list[str], stop: dict[int, int] | None, long_running: bool
 ) -> str:
+    """A Kafka source of `topics` (`topic` column: which one) with the rowtime and watermark of the module doc."""
     bounded = (
         f", 'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{offsets_spec(stop)}'"
         if stop is not None
@@ -94,33 +97,41 @@ def _source(
     raw_ts = "COALESCE(TRY_CAST(JSON_VALUE(payload, '$.ts') AS BIGINT), CAST(0 AS BIGINT))"
     return f"""CREATE TEMPORARY TABLE {name} (
         payload STRING,
+        topic STRING METADATA FROM 'topic' VIRTUAL,
         kafka_partition INT METADATA FROM 'partition' VIRTUAL,
         kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
         rowtime AS TO_TIMESTAMP_LTZ(CASE WHEN {raw_ts} < 0 OR {raw_ts} > UNIX_TIMESTAMP() * 1000 + {skew_ms}
             THEN CAST(0 AS BIGINT) ELSE {raw_ts} END, 3),
         WATERMARK FOR rowtime AS FLOOR(rowtime TO SECOND) - {_seconds(settings.online_allowed_lateness_s)}
-    ) WITH ({_kafka(settings)}, 'topic' = '{topic}', 'format' = 'raw',
+    ) WITH ({_kafka(settings)}, 'topic' = '{";".join(topics)}', 'format' = 'raw',
         'properties.group.id' = '{settings.flink_online_consumer_group}',
         'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest',
         'properties.commit.offsets.on.checkpoint' = 'true', 'scan.watermark.emit.strategy' = 'on-event'{idle}{bounded})"""
 
 
+def sources(settings: Settings, stop: dict[str, dict[int, int]] | None) -> list[str]:
+    """Long-running: ONE source table over both topics (`online_raw`), so one watermark decides lateness for
+    every operator (see ON_TIME below). Bounded: one per topic (`impressions_raw`, `online_clicks_raw`), because
+    the connector takes specific stop offsets for a single topic only; a bounded run marks nothing idle, so every
+    operator's watermark is the minimum of the two sources' and never passes an event its own source let through.
+    """
+    if stop is None:
+        return [
+            _source(settings, "online_raw", [settings.impressions_topic, settings.clicks_topic], None, True)
+        ]
+    return [
+        _source(settings, "impressions_raw", [settings.impressions_topic], stop["impressions"], False),
+        _source(settings, "online_clicks_raw", [settings.clicks_topic], stop["clicks"], False),
+    ]
+
+
 def ddl(settings: Settings, stop: dict[str, dict[int, int]] | None) -> list[str]:
     """Sources (impressions, clicks), the DLQ, the metric file sink, the trending topic and the optional JDBC sink."""
-    long_running = stop is None
     interval = f"{settings.flink_checkpoint_interval_s}s"
     metric_columns = """window_start BIGINT, window_end BIGINT, model_name STRING, model_version STRING,
         variant STRING, strategy STRING, impressions BIGINT, clicks BIGINT, clicks_at_10 BIGINT, ctr_at_10 DOUBLE,
         mean_clicked_position DOUBLE"""
-    statements = [
-        _source(
-            settings,
-            "impressions_raw",
-            settings.impressions_topic,
-            stop and stop["impressions"],
-            long_running,
-        ),
-        _source(settings, "online_clicks_raw", settings.clicks_topic, stop and stop["clicks"], long_running),
+    statements = sources(settings, stop) + [
         f"""CREATE TEMPORARY TABLE online_dlq (
             reason STRING, payload STRING, kafka_partition INT, kafka_offset BIGINT, rejected_at BIGINT,
             topic STRING, kind STRING
@@ -147,27 +158,49 @@ def ddl(settings: Settings, stop: dict[str, dict[int, int]] | None) -> list[str]
     return statements
 
 
-# Decided right after the source, before any union: an operator behind a union reads the minimum watermark of
-# its inputs, which lags behind the source's by an arbitrary amount, so the decision would depend on timing.
+# Decided right after the source, before any union, against the watermark every later operator follows. Two
+# rules make that hold. (1) Long-running, both topics are read by ONE source (streaming.online_sql.sources): with a
+# source per topic, an operator behind both follows the other source's watermark while one is idle, and an event
+# of the resumed source that is on time for its own watermark was dropped there without being counted.
+# (2) Every event reaches the window aggregates through ONE temporal join (attribution_views): when the whole job
+# has been idle and time moves on again, a second path (the impressions' own, or the other join's) could carry the
+# new watermark to the windows before the join released the events it held back until that watermark, and the
+# windows dropped them as late, silently (issue 14: all the clicks of a demo scenario, numLateRecordsDropped).
+# Both need one instance per operator: the job runs at settings.flink_online_parallelism (default 1).
 ON_TIME = "on_time"
 LATE_REASON = "'late: ts ' || CAST(ts AS STRING) || ' is at or before the watermark ' || CAST(wm AS STRING)"
 TIMED = ("rowtime", "on_time", "wm")  # carried from the timed_* views through validation
 
 
-def timed_view(name: str, source: str) -> str:
-    """`source` + on_time (rowtime after the current watermark) + wm (the watermark, epoch ms), per record."""
+def timed_view(name: str, source: str, topic: str | None = None) -> str:
+    """`source` (only `topic`'s records, if given) + on_time (rowtime after the current watermark) + wm (the
+    watermark, epoch ms), per record."""
+    where = f" WHERE topic = '{topic}'" if topic is not None else ""
     return f"""CREATE TEMPORARY VIEW {name} AS
         SELECT payload, kafka_partition, kafka_offset, rowtime,
             COALESCE(rowtime > CURRENT_WATERMARK(rowtime), TRUE) AS on_time,
             UNIX_TIMESTAMP(DATE_FORMAT(CURRENT_WATERMARK(rowtime), 'yyyy-MM-dd HH:mm:ss')) * 1000 AS wm
-        FROM {source}"""
+        FROM {source}{where}"""
+
+
+def timed_views(settings: Settings, bounded: bool) -> list[str]:
+    """impressions_timed and clicks_timed, from the sources of `sources` (the same columns in both modes)."""
+    if bounded:
+        return [
+            timed_view("impressions_timed", "impressions_raw"),
+            timed_view("clicks_timed", "online_clicks_raw"),
+        ]
+    return [
+        timed_view("impressions_timed", "online_raw", settings.impressions_topic),
+        timed_view("clicks_timed", "online_raw", settings.clicks_topic),
+    ]
 
 
 def impression_views() -> list[str]:
     """impressions_checked (canonical in SQL, the rest via parse_impression) -> on-time / late / rejected."""
     is_fast = f"COALESCE(REGEXP(payload, {_sql_str(impression_regex())}), FALSE)"
+    arm = "items, model_name, model_version, variant, strategy, ts AS imp_ts, rowtime"
     return [
-        timed_view("impressions_timed", "impressions_raw"),
         f"""CREATE TEMPORARY VIEW imp_fast AS
             SELECT payload, kafka_partition, kafka_offset, TRUE AS ok, CAST(NULL AS STRING) AS reason,
                 JSON_VALUE(payload, '$.request_id') AS request_id,
@@ -195,15 +228,13 @@ def impression_views() -> list[str]:
             SELECT CASE WHEN ok THEN {LATE_REASON} ELSE reason END AS reason, payload, kafka_partition,
                 kafka_offset, CASE WHEN ok THEN 'late' ELSE 'invalid' END AS kind
             FROM imp_checked WHERE NOT ok OR NOT {ON_TIME}""",
-        # the latest impression per request_id (one row per response, its items as an array) ...
-        """CREATE TEMPORARY VIEW imp_by_request AS
-            SELECT * FROM (SELECT request_id, items, model_name, model_version, variant, strategy, ts AS imp_ts,
-                rowtime, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY rowtime DESC) AS rn FROM imp_on_time)
-            WHERE rn = 1""",
-        # ... and per user (one row per response, not one per shown item: the latest impression is all the rule needs)
-        """CREATE TEMPORARY VIEW imp_by_user AS
-            SELECT * FROM (SELECT user_id, items, model_name, model_version, variant, strategy, ts AS imp_ts,
-                rowtime, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY rowtime DESC) AS rn FROM imp_on_time)
+        # the latest impression per request ('r' || request_id) and per user ('u' || user_id) in one versioned
+        # view: one row per response each, its items as an array (the user's latest is all the rule needs)
+        f"""CREATE TEMPORARY VIEW imp_versions AS
+            SELECT * FROM (SELECT imp_key, {arm.replace("ts AS imp_ts", "imp_ts")},
+                ROW_NUMBER() OVER (PARTITION BY imp_key ORDER BY rowtime DESC) AS rn
+                FROM (SELECT 'r' || request_id AS imp_key, {arm} FROM imp_on_time
+                      UNION ALL SELECT 'u' || CAST(user_id AS STRING) AS imp_key, {arm} FROM imp_on_time))
             WHERE rn = 1""",
     ]
 
@@ -211,17 +242,12 @@ def impression_views() -> list[str]:
 def click_views(settings: Settings) -> list[str]:
     """clicks validated like the landing job (SQL fast path + parse_event fallback) -> on-time / late."""
     carry = TIMED
-    views = [timed_view("clicks_timed", "online_clicks_raw")]
-    views += list(fast_path_sql("clicks_timed", settings.max_future_skew_s, carry, prefix="oc_").values())
+    views = list(fast_path_sql("clicks_timed", settings.max_future_skew_s, carry, prefix="oc_").values())
     views.append(slow_checked_sql("oc_", carry, udf="parse_click"))
     columns = (
         "ok, event_id, user_id, movie_id, event, ts, request_id, payload, kafka_partition, kafka_offset, rowtime, "
         "on_time, wm"
     )
-    attribution_ms = settings.attribution_window_s * 1000
-    shown = f"c.ts - i.imp_ts <= {attribution_ms} AND ARRAY_POSITION(i.items, c.movie_id) > 0"
-    by_user = f"i.user_id IS NOT NULL AND {shown}"
-    by_request = f"i.request_id IS NOT NULL AND {shown}"
     return views + [
         f"""CREATE TEMPORARY VIEW clicks_checked AS
             SELECT {columns} FROM oc_fast_checked UNION ALL SELECT {columns} FROM oc_slow_checked""",
@@ -231,26 +257,42 @@ def click_views(settings: Settings) -> list[str]:
         f"""CREATE TEMPORARY VIEW clicks_late AS
             SELECT {LATE_REASON} AS reason, payload, kafka_partition, kafka_offset, 'late' AS kind
             FROM clicks_checked WHERE ok AND NOT {ON_TIME}""",
-        # attribution: by request_id (and movie) when the click has one, else the user's latest impression of
-        # the movie; either way at most attribution_window_s before the click
-        f"""CREATE TEMPORARY VIEW attributed_by_request AS
-            SELECT c.event_id, c.rowtime,
-                CASE WHEN {by_request} THEN i.model_name ELSE '' END AS model_name,
-                CASE WHEN {by_request} THEN i.model_version ELSE '' END AS model_version,
-                CASE WHEN {by_request} THEN i.variant ELSE '{UNATTRIBUTED}' END AS variant,
-                CASE WHEN {by_request} THEN i.strategy ELSE '{UNKNOWN_REQUEST}' END AS strategy,
-                CASE WHEN {by_request} THEN ARRAY_POSITION(i.items, c.movie_id) END AS item_position
-            FROM (SELECT * FROM clicks_on_time WHERE event = 'click' AND request_id IS NOT NULL) AS c
-            LEFT JOIN imp_by_request FOR SYSTEM_TIME AS OF c.rowtime AS i ON c.request_id = i.request_id""",
-        f"""CREATE TEMPORARY VIEW attributed_by_user AS
-            SELECT c.event_id, c.rowtime,
-                CASE WHEN {by_user} THEN i.model_name ELSE '' END AS model_name,
-                CASE WHEN {by_user} THEN i.model_version ELSE '' END AS model_version,
-                CASE WHEN {by_user} THEN i.variant ELSE '{UNATTRIBUTED}' END AS variant,
-                CASE WHEN {by_user} THEN i.strategy ELSE '{NO_IMPRESSION}' END AS strategy,
-                CASE WHEN {by_user} THEN ARRAY_POSITION(i.items, c.movie_id) END AS item_position
-            FROM (SELECT * FROM clicks_on_time WHERE event = 'click' AND request_id IS NULL) AS c
-            LEFT JOIN imp_by_user FOR SYSTEM_TIME AS OF c.rowtime AS i ON c.user_id = i.user_id""",
+    ]
+
+
+def attribution_views(settings: Settings) -> list[str]:
+    """online_events: every on-time impression and click, the clicks attributed, out of ONE temporal join (rule
+    (2) above). A click joins the impression of its request_id ('r' key) when it has one, else the user's latest
+    impression ('u' key), if that impression showed the movie at most attribution_window_s before the click;
+    otherwise it counts as unattributed. Impressions go through the same join (under their own request's key,
+    keeping their own arm) only so that they reach the windows on the same path as the clicks."""
+    attribution_ms = settings.attribution_window_s * 1000
+    shown = f"i.imp_key IS NOT NULL AND c.ts - i.imp_ts <= {attribution_ms} AND ARRAY_POSITION(i.items, c.movie_id) > 0"
+
+    def arm(column: str, unattributed: str) -> str:
+        return (
+            f"CASE WHEN c.is_impression THEN c.{column} WHEN {shown} THEN i.{column} ELSE {unattributed} END"
+        )
+
+    no_match = f"CASE WHEN c.imp_key LIKE 'r%' THEN '{UNKNOWN_REQUEST}' ELSE '{NO_IMPRESSION}' END"
+    return [
+        """CREATE TEMPORARY VIEW attribution_input AS
+            SELECT 'r' || request_id AS imp_key, TRUE AS is_impression, request_id AS event_key,
+                CAST(NULL AS BIGINT) AS movie_id, ts, model_name, model_version, variant, strategy, rowtime
+            FROM imp_on_time
+            UNION ALL SELECT CASE WHEN request_id IS NOT NULL THEN 'r' || request_id
+                    ELSE 'u' || CAST(user_id AS STRING) END,
+                FALSE, event_id, movie_id, ts, '', '', '', '', rowtime
+            FROM clicks_on_time WHERE event = 'click'""",
+        f"""CREATE TEMPORARY VIEW online_events AS
+            SELECT {arm("model_name", "''")} AS model_name, {arm("model_version", "''")} AS model_version,
+                {arm("variant", f"'{UNATTRIBUTED}'")} AS variant, {arm("strategy", no_match)} AS strategy,
+                c.is_impression AS is_impression, c.event_key AS event_key,
+                CASE WHEN NOT c.is_impression AND {shown} THEN ARRAY_POSITION(i.items, c.movie_id) END
+                    AS item_position,
+                c.rowtime AS rowtime
+            FROM attribution_input AS c
+            LEFT JOIN imp_versions FOR SYSTEM_TIME AS OF c.rowtime AS i ON c.imp_key = i.imp_key""",
     ]
 
 
@@ -263,11 +305,6 @@ def metric_views(settings: Settings) -> list[str]:
     epoch_ms = "UNIX_TIMESTAMP(DATE_FORMAT({0}, 'yyyy-MM-dd HH:mm:ss')) * 1000"
     arm = "model_name, model_version, variant, strategy"
     return [
-        f"""CREATE TEMPORARY VIEW online_events AS
-            SELECT {arm}, TRUE AS is_impression, request_id AS event_key, CAST(NULL AS INT) AS item_position,
-                rowtime FROM imp_on_time
-            UNION ALL SELECT {arm}, FALSE, event_id, item_position, rowtime FROM attributed_by_request
-            UNION ALL SELECT {arm}, FALSE, event_id, item_position, rowtime FROM attributed_by_user""",
         f"""CREATE TEMPORARY VIEW online_distinct AS
             SELECT window_time AS event_time, {arm}, is_impression, MIN(item_position) AS item_position
             FROM TABLE(TUMBLE(TABLE online_events, DESCRIPTOR(rowtime), {w}))

@@ -262,3 +262,87 @@ def test_kill_minus_nine_then_restore_neither_loses_nor_double_counts(online_set
             assert n == (len(expected), 4 * windows)
     finally:
         flink_job.stop_job(s, job=flink_job.ONLINE)
+
+
+def idle_stream() -> tuple[list[ImpressionEvent], list[ClickEvent], ClickEvent]:
+    """Window [T, T+10s): 2 champion + 2 challenger impressions (items 1..12, so position = movie id), 4 clicks by
+    request_id and 1 by user; later impressions P5 (T+60) and P6 (T+64); a click on P1 at T+50 (LATE once P6 has
+    moved the watermark to T+59)."""
+    imps = [ImpressionEvent(user_id=201 + k, model_name=M, model_version="1" if k < 2 else "2",
+                            variant="champion" if k < 2 else "challenger", strategy="personalized",
+                            items=list(range(1, 13)), ts=T + (1 + k) * S) for k in range(4)]  # fmt: skip
+    clicks = [click_on(imps[k], movie, T + (5 + k) * S) for k, movie in enumerate((2, 11, 1, 3))]
+    clicks.append(ClickEvent(user_id=201, movie_id=5, ts=T + 9 * S))  # no request_id: user 201's latest (P1)
+    later = [ImpressionEvent(user_id=205 + k, model_name=M, model_version=v, variant=arm, strategy="personalized",
+                             items=list(range(1, 13)), ts=T + at * S)
+             for k, (v, arm, at) in enumerate((("1", "champion", 60), ("2", "challenger", 64)))]  # fmt: skip
+    return imps + later, clicks, click_on(imps[0], 4, T + 50 * S)
+
+
+def click_on(impression: ImpressionEvent, movie: int, ts: int) -> ClickEvent:
+    return ClickEvent(user_id=impression.user_id, movie_id=movie, ts=ts, request_id=impression.request_id)
+
+
+def test_events_after_idle_sources_are_counted_or_dead_lettered_never_dropped(online_settings):
+    """Issue 14. (1) All sources idle while the attribution join holds clicks back, then only the clicks topic
+    moves time on (the demo's `watch` events): the held clicks must still land. (2) The clicks topic idle while
+    impressions move the watermark on, then a click older than that watermark: it must be dead-lettered as late,
+    not dropped by a window without a trace. Every click is either in a landed window row or in the DLQ."""
+    s = online_settings.model_copy(update={"online_allowed_lateness_s": 5, "online_window_s": 10})
+    idle_s = 5  # streaming.online_sql: max(online_allowed_lateness_s, 5)
+    impressions, clicks, late_click = idle_stream()
+    prod = producer(s.kafka_bootstrap)
+
+    def send(events: list) -> None:
+        for e in events:
+            topic = s.impressions_topic if isinstance(e, ImpressionEvent) else s.clicks_topic
+            prod.produce(topic, key=e.kafka_key(), value=e.to_json_bytes())
+        assert prod.flush(30) == 0
+
+    def read_all_then_idle() -> None:
+        """Until the job has read (and checkpointed) both topics to their ends, then past the idle timeout."""
+        for topic in (s.impressions_topic, s.clicks_topic):
+            wait_until(
+                lambda t=topic: (lambda c, e: all(c[p] >= e[p] for p in e))(
+                    *flink_job.pending_offsets(s, t, s.flink_online_consumer_group)
+                ),
+                timeout=120, interval=0.5, what=f"the online job to read {topic}",
+            )  # fmt: skip
+        time.sleep(idle_s + 3)
+
+    flink_job.start_job(s, job=flink_job.ONLINE)
+    try:
+        send(impressions[:4] + clicks)
+        read_all_then_idle()  # (1) everything idle; the join holds the clicks (ts T+5..T+9 > watermark T+4)
+        send(
+            [ClickEvent(user_id=201, movie_id=2, event="watch", ts=T + 40 * S)]
+        )  # time moves on: clicks only
+        read_all_then_idle()  # (2) the clicks topic idle ...
+        send(impressions[4:])  # ... while impressions move the watermark to T+59
+        read_all_then_idle()
+        send([late_click])
+        send([ImpressionEvent(user_id=1, model_name=M, model_version="9", variant="champion", strategy="cold_start",
+                              items=[1], ts=T + 1000 * S),
+              ClickEvent(user_id=1, movie_id=1, event="watch", ts=T + 1000 * S)])  # fmt: skip
+        expected = {
+            (T, M, "1", "champion", "personalized"): (2, 3, 2, 1.0, 6.0),  # positions 2, 11 and 5 (by user)
+            (T, M, "2", "challenger", "personalized"): (2, 2, 2, 1.0, 2.0),  # positions 1, 3
+            (T + 60 * S, M, "1", "champion", "personalized"): (1, 0, 0, 0.0, None),
+            (T + 60 * S, M, "2", "challenger", "personalized"): (1, 0, 0, 0.0, None),
+        }
+
+        def landed() -> dict:
+            return {k: v for k, v in landed_rows(s).items() if k[0] < T + 1000 * S}
+
+        wait_until(
+            lambda: len(landed()) >= len(expected), timeout=120, interval=1, what="every window landed"
+        )
+        time.sleep(2 * s.flink_checkpoint_interval_s)
+        dead = [(r["topic"], r["kind"], r["payload"]) for _, _, r in read_dlq(s)]
+        assert dead == [(s.clicks_topic, "late", late_click.to_json_bytes().decode())]
+        assert landed() == expected
+        assert sum(v[1] for v in landed().values()) + len(dead) == len(clicks) + 1, (
+            "a click was dropped silently"
+        )
+    finally:
+        flink_job.stop_job(s, job=flink_job.ONLINE)
