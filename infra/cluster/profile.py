@@ -1,7 +1,7 @@
 """The cluster profile of the local stack: `movierec stack up|down|status --profile cluster` (`make up PROFILE=cluster`).
 
 Same code and Settings as the embedded profile, other engines: S3 emulator (moto) -> tansu on `s3://` -> topics ->
-Flink session cluster (1 JobManager + 2 TaskManagers) -> landing job via `flink run` (files + PostgreSQL) ->
+Flink session cluster (1 JobManager + 2 TaskManagers) -> landing job + online job via `flink run` (files + PostgreSQL) ->
 MLflow (PostgreSQL + S3 artifacts) -> Airflow (LocalExecutor, PostgreSQL) -> first champion -> BentoML x serving_replicas.
 Everything lives under var/cluster (own PID files and logs) and listens on the embedded ports + cluster_port_offset,
 so both profiles can run side by side; `down` stops exactly what `up` started.
@@ -15,6 +15,7 @@ import shutil
 from infra import stack
 from infra.broker import broker_process, host_port
 from infra.cluster import airflow_pg, flink_cluster, flink_submit, mlflow_pg, postgres, s3
+from infra.flink_job import LANDING, ONLINE
 from infra.processes import ManagedProcess, http_ok, port_open, wait_for
 from infra.serving_process import serve_command
 from pipelines.settings import PROJECT_ROOT, Settings, get_settings
@@ -123,6 +124,8 @@ def up(settings: Settings) -> None:
         (f"Flink session cluster: 1 JobManager + {settings.flink_taskmanagers} TaskManagers, "
          f"REST {flink_cluster.rest_url(settings)}", lambda: flink_cluster.start_cluster(settings)),
         (f"landing job via flink run, parallelism {settings.flink_parallelism}", lambda: flink_submit.submit(settings)),
+        (f"online job (attribution, CTR windows, trending) via flink run, parallelism "
+         f"{settings.flink_online_parallelism}", lambda: flink_submit.submit(settings, job=ONLINE)),
         (f"MLflow (PostgreSQL + S3 artifacts) on 127.0.0.1:{settings.mlflow_port}", lambda: mlflow_pg.start(settings)),
         (f"Airflow (LocalExecutor x{settings.cluster_airflow_parallelism}, PostgreSQL {postgres.database_name(settings, 'airflow')}) "
          f"on 127.0.0.1:{settings.airflow_port}", lambda: airflow_pg.start(settings)),
@@ -147,10 +150,13 @@ def down(settings: Settings) -> None:
     if not settings.pids_dir.is_dir():
         print("cluster profile: nothing was started")
         return
-    cancelled = (
-        flink_submit.cancel_landing(settings) if flink_cluster.jobmanager_process(settings).pid() else []
-    )
-    print(f"{'landing job':20s} {'cancelled ' + ', '.join(cancelled) if cancelled else 'was not running'}")
+    for job in (ONLINE, LANDING):
+        cancelled = (
+            flink_submit.cancel_jobs(settings, job)
+            if flink_cluster.jobmanager_process(settings).pid()
+            else []
+        )
+        print(f"{job + ' job':20s} {'cancelled ' + ', '.join(cancelled) if cancelled else 'was not running'}")
     for proc in reversed(processes(settings)):
         print(f"{proc.name:20s} {'stopped' if proc.stop(grace=20.0) else 'was not running'}")
 
@@ -162,8 +168,9 @@ def status(settings: Settings) -> None:
     for proc in processes(settings):
         pid = proc.pid()
         print(f"{proc.name:20s} {'running pid ' + str(pid) if pid else 'stopped'}")
-    jobs = flink_submit.active_landing_jobs(settings)
-    print(f"{'landing job':20s} {', '.join(jobs) if jobs else 'not running'}")
+    for job in (LANDING, ONLINE):
+        jobs = flink_submit.active_jobs(settings, job)
+        print(f"{job + ' job':20s} {', '.join(jobs) if jobs else 'not running'}")
 
 
 def logs(settings: Settings) -> None:

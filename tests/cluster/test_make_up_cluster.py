@@ -1,5 +1,5 @@
 """`make up PROFILE=cluster` and `make down PROFILE=cluster`, literally, as a user runs them: every engine of the
-profile starts (moto, tansu on s3://, Flink session cluster + landing job, MLflow and Airflow on PostgreSQL, a
+profile starts (moto, tansu on s3://, Flink session cluster + landing and online jobs, MLflow and Airflow on PostgreSQL, a
 first champion trained by the DAG, 2 serving replicas), a like on one replica reaches the other within 2 s, and
 `make down` leaves no process and no port behind.
 
@@ -90,7 +90,8 @@ def test_make_up_cluster_then_make_down_leaves_nothing(profile_env):
 
         status = make("status", env, timeout=120)
         assert status.returncode == 0 and "landing job" in status.stdout, status.stdout + status.stderr
-        assert "stopped" not in status.stdout, status.stdout
+        assert "online job" in status.stdout and "stopped" not in status.stdout, status.stdout
+        assert "not running" not in status.stdout, status.stdout  # both Flink jobs run in the cluster
 
         fresh = freshness.check(profile.replica_ports(settings), USER, budget_s=2.0)
         assert fresh["ok"], fresh

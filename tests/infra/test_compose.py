@@ -114,9 +114,10 @@ def test_compose_flink_keys_are_the_profile_keys(compose):
     assert compose["services"]["flink-taskmanager"]["deploy"]["replicas"] == Settings().flink_taskmanagers
 
 
-def test_compose_submits_like_the_profile(compose):
-    command = shlex.split(compose["services"]["flink-job"]["command"][0].split("&&", 1)[1])
-    local = flink_submit.run_command(Settings(), Path("/tmp/settings.json"))
+@pytest.mark.parametrize("service, job", [("flink-job", "landing"), ("flink-online-job", "online")])
+def test_compose_submits_like_the_profile(compose, service, job):
+    command = shlex.split(compose["services"][service]["command"][0].split("&&", 1)[1])
+    local = flink_submit.run_command(Settings(), Path("/tmp/settings.json"), job=job)
     options = {token for token in command if token.startswith("-")}
     assert options <= {token for token in local if token.startswith("-")}
     for flag in ("--parallelism", "-pym", "--mode"):
