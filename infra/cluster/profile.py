@@ -150,12 +150,9 @@ def down(settings: Settings) -> None:
     if not settings.pids_dir.is_dir():
         print("cluster profile: nothing was started")
         return
+    cluster_up = flink_cluster.jobmanager_process(settings).pid() is not None
     for job in (ONLINE, LANDING):
-        cancelled = (
-            flink_submit.cancel_jobs(settings, job)
-            if flink_cluster.jobmanager_process(settings).pid()
-            else []
-        )
+        cancelled = flink_submit.cancel_jobs(settings, job) if cluster_up else []
         print(f"{job + ' job':20s} {'cancelled ' + ', '.join(cancelled) if cancelled else 'was not running'}")
     for proc in reversed(processes(settings)):
         print(f"{proc.name:20s} {'stopped' if proc.stop(grace=20.0) else 'was not running'}")
