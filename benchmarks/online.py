@@ -120,7 +120,7 @@ def _shuffle_blocks(events: list, rng: random.Random, block: int = 16) -> list:
 
 def expected_rows(settings: Settings, imps: list[ImpressionEvent], clicks: list[ClickEvent]) -> dict:
     """{(window_start, version, variant, strategy): (impressions, clicks, clicks_at_10, position sum)} by the
-    documented rule: by request_id, else the user's latest impression (as of the click) if it showed the movie;
+    documented rule: by request_id, else the user's latest impression (as of the click) that showed the movie;
     either way at most attribution_window_s before the click."""
     w, window = settings.online_window_s * S, settings.attribution_window_s * S
     rows: dict = {}
@@ -133,15 +133,16 @@ def expected_rows(settings: Settings, imps: list[ImpressionEvent], clicks: list[
     for e in imps:
         add(e.ts, (e.model_version, e.variant, e.strategy), 1, 0, 0, 0)
     by_request = {str(e.request_id): e for e in imps}
-    by_user: dict[int, list[ImpressionEvent]] = {}
+    shown: dict[tuple[int, int], list[ImpressionEvent]] = {}
     for e in sorted(imps, key=lambda e: e.ts):
-        by_user.setdefault(e.user_id, []).append(e)
+        for movie in dict.fromkeys(e.items):
+            shown.setdefault((e.user_id, movie), []).append(e)
     for c in {c.event_id: c for c in clicks if c.event == "click"}.values():
         if c.request_id is not None:
             imp, miss = by_request.get(str(c.request_id)), UNKNOWN_REQUEST
             imp = imp if imp is not None and imp.ts <= c.ts else None
         else:
-            before = [e for e in by_user.get(c.user_id, []) if e.ts <= c.ts]
+            before = [e for e in shown.get((c.user_id, c.movie_id), []) if e.ts <= c.ts]
             imp, miss = (before[-1] if before else None), NO_IMPRESSION
         pos = imp.position(c.movie_id) if imp is not None and c.ts - imp.ts <= window else None
         if pos is None:

@@ -230,6 +230,10 @@ class Settings(BaseSettings):
     flink_online_consumer_group: str = Field(
         "movierec-online", description="Offsets of the online-metrics job"
     )
+    flink_online_jvm_heap: str = Field(
+        "1536m", description="Heap of the online job's mini-cluster: with the hashmap backend its keyed state, one "
+        "row per shown (user, movie) within attribution_window_s, lives there (docs/streaming.md, State)"
+    )  # fmt: skip
     online_postgres_table: str = Field(
         "online_metrics", description="Upsert target of the online window rows (with feedback_postgres_url)"
     )

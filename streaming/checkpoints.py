@@ -14,8 +14,8 @@ LONG_RUNNING, BOUNDED = "long-running", "bounded"
 # job graph changes incompatibly (state of another graph cannot be restored; the new graph then starts from
 # the consumer group's committed offsets). v2: SQL validation fast path + SQL Deduplicate.
 LANDING_CHECKPOINTS = "landing-v2"
-ONLINE_CHECKPOINTS = "online-v2"  # the online-metrics job (streaming.online_job); same rules. v2: one source
-# for both topics, one temporal join (issue 14)
+ONLINE_CHECKPOINTS = "online-v3"  # the online-metrics job (streaming.online_job); same rules. v2: one source
+# for both topics, one temporal join (issue 14); v3: user + movie attribution (a versioned row per shown item)
 
 
 def latest_checkpoint(root: Path) -> Path | None:

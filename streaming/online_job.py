@@ -8,8 +8,9 @@ discipline it shares (streaming.checkpoints, folder ONLINE_CHECKPOINTS).
 - event time: `ts` of each event, watermark = max ts - online_allowed_lateness_s per partition, one watermark
   for both topics (long-running: one source); later events are left out of the windows and counted in the
   dead-letter topic (kind 'late');
-- attribution (one event-time temporal join): a click joins its impression by request_id, else the user's latest
-  impression if it showed the movie, at most attribution_window_s before the click; the rest is 'unattributed';
+- attribution (one event-time temporal join): a click joins its impression by request_id, else the latest
+  impression that showed the movie to the user (user + movie), at most attribution_window_s before the click; the
+  rest is 'unattributed';
 - each impression (request_id) and click (event_id) counts once per window, re-sent copies included;
 - per tumbling online_window_s window and (model_name, model_version, variant, strategy): impressions, clicks,
   clicks_at_10, ctr_at_10, mean_clicked_position -> JSON-lines files under online_metrics_dir (exactly once via
@@ -41,7 +42,7 @@ def ensure_online_table(settings: Settings) -> None:
 def run(settings: Settings, mode: str, stop_offsets: dict[str, dict[int, int]] | None, status_file: Path | None,
         fresh: bool = False) -> None:  # fmt: skip
     """Submit the job and block until it ends (bounded) or forever (long-running)."""
-    prepare_jvm(settings)
+    prepare_jvm(settings, settings.flink_online_jvm_heap)
     settings.online_metrics_dir.mkdir(parents=True, exist_ok=True)
     if settings.feedback_postgres_url:
         ensure_online_table(settings)

@@ -196,6 +196,11 @@ def timed_views(settings: Settings, bounded: bool) -> list[str]:
     ]
 
 
+def shown_key(user: str, movie: str) -> str:
+    """The versioned-view key of a (user, movie) an impression showed: what a click without request_id joins."""
+    return f"'m' || CAST({user} AS STRING) || ':' || CAST({movie} AS STRING)"
+
+
 def impression_views() -> list[str]:
     """impressions_checked (canonical in SQL, the rest via parse_impression) -> on-time / late / rejected."""
     is_fast = f"COALESCE(REGEXP(payload, {_sql_str(impression_regex())}), FALSE)"
@@ -228,13 +233,16 @@ def impression_views() -> list[str]:
             SELECT CASE WHEN ok THEN {LATE_REASON} ELSE reason END AS reason, payload, kafka_partition,
                 kafka_offset, CASE WHEN ok THEN 'late' ELSE 'invalid' END AS kind
             FROM imp_checked WHERE NOT ok OR NOT {ON_TIME}""",
-        # the latest impression per request ('r' || request_id) and per user ('u' || user_id) in one versioned
-        # view: one row per response each, its items as an array (the user's latest is all the rule needs)
+        # the latest impression per request ('r' || request_id: its items as an array) and per shown (user, movie)
+        # ('m' || user_id || ':' || movie_id: its position) in one versioned view
         f"""CREATE TEMPORARY VIEW imp_versions AS
-            SELECT * FROM (SELECT imp_key, {arm.replace("ts AS imp_ts", "imp_ts")},
+            SELECT * FROM (SELECT imp_key, item_position, {arm.replace("ts AS imp_ts", "imp_ts")},
                 ROW_NUMBER() OVER (PARTITION BY imp_key ORDER BY rowtime DESC) AS rn
-                FROM (SELECT 'r' || request_id AS imp_key, {arm} FROM imp_on_time
-                      UNION ALL SELECT 'u' || CAST(user_id AS STRING) AS imp_key, {arm} FROM imp_on_time))
+                FROM (SELECT 'r' || request_id AS imp_key, CAST(NULL AS INT) AS item_position, {arm}
+                      FROM imp_on_time
+                      UNION ALL SELECT {shown_key("user_id", "movie_id")}, ARRAY_POSITION(items, movie_id),
+                          {arm.replace("items, ", "CAST(NULL AS ARRAY<BIGINT>) AS items, ")}
+                      FROM imp_on_time CROSS JOIN UNNEST(items) AS shown(movie_id)))
             WHERE rn = 1""",
     ]
 
@@ -262,12 +270,13 @@ def click_views(settings: Settings) -> list[str]:
 
 def attribution_views(settings: Settings) -> list[str]:
     """online_events: every on-time impression and click, the clicks attributed, out of ONE temporal join (rule
-    (2) above). A click joins the impression of its request_id ('r' key) when it has one, else the user's latest
-    impression ('u' key), if that impression showed the movie at most attribution_window_s before the click;
-    otherwise it counts as unattributed. Impressions go through the same join (under their own request's key,
-    keeping their own arm) only so that they reach the windows on the same path as the clicks."""
+    (2) above). A click joins the impression of its request_id ('r' key) when it has one, else the latest
+    impression that showed this movie to this user ('m' key), if that impression was at most attribution_window_s
+    before the click; otherwise it counts as unattributed. Impressions go through the same join (under their own
+    request's key, keeping their own arm) only so that they reach the windows on the same path as the clicks."""
     attribution_ms = settings.attribution_window_s * 1000
-    shown = f"i.imp_key IS NOT NULL AND c.ts - i.imp_ts <= {attribution_ms} AND ARRAY_POSITION(i.items, c.movie_id) > 0"
+    position = "COALESCE(ARRAY_POSITION(i.items, c.movie_id), i.item_position)"
+    shown = f"i.imp_key IS NOT NULL AND c.ts - i.imp_ts <= {attribution_ms} AND {position} > 0"
 
     def arm(column: str, unattributed: str) -> str:
         return (
@@ -276,20 +285,19 @@ def attribution_views(settings: Settings) -> list[str]:
 
     no_match = f"CASE WHEN c.imp_key LIKE 'r%' THEN '{UNKNOWN_REQUEST}' ELSE '{NO_IMPRESSION}' END"
     return [
-        """CREATE TEMPORARY VIEW attribution_input AS
+        f"""CREATE TEMPORARY VIEW attribution_input AS
             SELECT 'r' || request_id AS imp_key, TRUE AS is_impression, request_id AS event_key,
                 CAST(NULL AS BIGINT) AS movie_id, ts, model_name, model_version, variant, strategy, rowtime
             FROM imp_on_time
             UNION ALL SELECT CASE WHEN request_id IS NOT NULL THEN 'r' || request_id
-                    ELSE 'u' || CAST(user_id AS STRING) END,
+                    ELSE {shown_key("user_id", "movie_id")} END,
                 FALSE, event_id, movie_id, ts, '', '', '', '', rowtime
             FROM clicks_on_time WHERE event = 'click'""",
         f"""CREATE TEMPORARY VIEW online_events AS
             SELECT {arm("model_name", "''")} AS model_name, {arm("model_version", "''")} AS model_version,
                 {arm("variant", f"'{UNATTRIBUTED}'")} AS variant, {arm("strategy", no_match)} AS strategy,
                 c.is_impression AS is_impression, c.event_key AS event_key,
-                CASE WHEN NOT c.is_impression AND {shown} THEN ARRAY_POSITION(i.items, c.movie_id) END
-                    AS item_position,
+                CASE WHEN NOT c.is_impression AND {shown} THEN {position} END AS item_position,
                 c.rowtime AS rowtime
             FROM attribution_input AS c
             LEFT JOIN imp_versions FOR SYSTEM_TIME AS OF c.rowtime AS i ON c.imp_key = i.imp_key""",

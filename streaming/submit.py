@@ -12,10 +12,11 @@ from streaming.checkpoints import BOUNDED
 from streaming.java import java_home
 
 
-def prepare_jvm(settings: Settings) -> None:
-    """JAVA_HOME and the heap of the local mini-cluster (local mode ignores taskmanager memory options)."""
+def prepare_jvm(settings: Settings, heap: str | None = None) -> None:
+    """JAVA_HOME and the heap of the local mini-cluster (local mode ignores taskmanager memory options); `heap`
+    defaults to settings.flink_jvm_heap."""
     os.environ.setdefault("JAVA_HOME", java_home())
-    os.environ["JVM_ARGS"] = f"-Xmx{settings.flink_jvm_heap}"
+    os.environ["JVM_ARGS"] = f"-Xmx{heap or settings.flink_jvm_heap}"
 
 
 def submit_and_wait(statements, name: str, mode: str, checkpoint_root: Path, restore_from: Path | None,

@@ -65,22 +65,24 @@ CLICKS = [
     click(1, 10, 22, request=8),  # C6 unknown request -> unattributed / unknown_request
     click(9, 99, 23),  # C7 no impression -> unattributed / no_impression
     click(1, 12, 24, event="like"),  # a like: trending only
-    click(1, 13, 25),  # C8b no request_id: user 1's latest impression (I4) did not show 13 -> no_impression
+    click(1, 13, 25),  # C8b no request_id: not in user 1's latest list (I4), but I1 showed it at 4 -> I1
     click(2, 71, 70, request=5),  # C9 window B -> challenger, position 2; clicks watermark -> T+40
     click(2, 30, 45, request=2),  # C10 within the allowed lateness (T+45 > T+40): counted, position 1
     click(2, 32, 35, request=2),  # C11 LATE (T+35 <= T+40): dead-lettered, not counted
 ]
 C12 = click(5, 91, 52, request=7)  # on time, non-canonical JSON (Python fallback): champion, position 2
+C13 = click(1, 14, 700)  # produced last; no request_id: I1 showed 14, but 699 s > attribution_window_s before
 
 M = "movierec"
 EXPECTED = {  # (window_start, model_name, model_version, variant, strategy): (impr, clicks, at_10, ctr, mean pos)
-    (T, M, "1", "champion", "personalized"): (2, 2, 2, 1.0, 2.5),
+    (T, M, "1", "champion", "personalized"): (2, 3, 3, 1.5, 3.0),
     (T, M, "2", "challenger", "personalized"): (1, 3, 2, 2.0, 6.0),
     (T, M, "1", "champion", "cold_start"): (1, 1, 1, 1.0, 2.0),
     (T, M, "1", "champion", "personalized_from_clicks"): (1, 1, 1, 1.0, 1.0),
     (T, "", "", "unattributed", "unknown_request"): (0, 1, 0, None, None),
-    (T, "", "", "unattributed", "no_impression"): (0, 2, 0, None, None),
+    (T, "", "", "unattributed", "no_impression"): (0, 1, 0, None, None),
     (T + 60 * S, M, "2", "challenger", "personalized"): (1, 1, 1, 1.0, 2.0),
+    (T + 660 * S, "", "", "unattributed", "no_impression"): (0, 1, 0, None, None),
 }
 
 
@@ -97,6 +99,7 @@ def produce_fixture(s: Settings) -> None:
     prod.produce(
         s.clicks_topic, key=C12.kafka_key(), value=json.dumps(json.loads(C12.to_json_bytes())).encode()
     )
+    prod.produce(s.clicks_topic, key=C13.kafka_key(), value=C13.to_json_bytes())
     assert prod.flush(30) == 0
 
 
@@ -104,7 +107,7 @@ def expected_trending(s: Settings) -> dict[tuple[int, int], tuple[int, int]]:
     """{(window_end, movie_id): (clicks, likes)} of a HOP window over the on-time clicks and likes."""
     size, slide = s.trending_window_s * S, s.trending_slide_s * S
     counts: Counter = Counter()
-    for e in [c for c in CLICKS if c.ts != T + 35 * S] + [C12]:
+    for e in [c for c in CLICKS if c.ts != T + 35 * S] + [C12, C13]:
         first_end = (e.ts // slide + 1) * slide
         for end in range(first_end, e.ts + size + 1, slide):
             if end - size <= e.ts < end:
@@ -130,12 +133,12 @@ def test_bounded_run_attributes_counts_late_events_and_publishes_trending(online
     s = online_settings
     produce_fixture(s)
     summary = flink_job.run_bounded(s, job=flink_job.ONLINE)
-    assert summary["pending"] == 1 + len(IMPRESSIONS) + 2 + 1 + len(CLICKS) + 1
+    assert summary["pending"] == 1 + len(IMPRESSIONS) + 2 + 1 + len(CLICKS) + 2
 
     assert landed_rows(s) == EXPECTED
     totals = arm_totals(read_online_metrics(s))
     assert totals["champion"]["impressions"] == 4 and totals["challenger"]["clicks_at_10"] == 3
-    assert read_online_metrics(s, since_ms=T + 60 * S).shape[0] == 1
+    assert read_online_metrics(s, since_ms=T + 60 * S).shape[0] == 2
 
     dead = {(r["topic"], r["kind"], r["payload"]) for _, _, r in read_dlq(s)}
     assert dead == {
