@@ -230,6 +230,10 @@ class Settings(BaseSettings):
     flink_online_consumer_group: str = Field(
         "movierec-online", description="Offsets of the online-metrics job"
     )
+    watermark_tick_s: float = Field(
+        1.0, ge=0, description="The online job writes a watermark tick into every partition of its topics this "
+        "often (pipelines.watermark_ticks): no partition idles, so no event is dropped silently; 0: off"
+    )  # fmt: skip
     flink_online_jvm_heap: str = Field(
         "1536m", description="Heap of the online job's mini-cluster: with the hashmap backend its keyed state, one "
         "row per shown (user, movie) within attribution_window_s, lives there (docs/streaming.md, State)"

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from pipelines import kafka_config
+from pipelines.watermark_ticks import is_tick
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class TopicFollower:
                 if msg.error() is not None:
                     self.last_error = str(msg.error())
                     continue
-                if msg.value() is not None:
+                if msg.value() is not None and not is_tick(msg.key(), msg.value()):
                     self.consumed += 1
                     self.apply(msg.value(), msg.timestamp()[1])
             except Exception as exc:  # noqa: BLE001 - keep following; the broker may come back

@@ -18,6 +18,7 @@ import typing
 import uuid
 
 from pipelines.events import ClickEvent, future_ts_reason
+from pipelines.watermark_ticks import sql_is_tick
 
 _END = r"(?![\s\S])"  # absolute end of input in both Java and Python regex ($ allows a final line terminator)
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # str(uuid.UUID) form only
@@ -118,7 +119,8 @@ def _sql_str(value: str) -> str:
 
 
 def fast_path_sql(source: str, skew_s: int, carry: tuple[str, ...] = (), prefix: str = "") -> dict[str, str]:
-    """CREATE VIEW statements: `fast_checked` (canonical payloads, decided in SQL) and `slow_input` (the rest).
+    """CREATE VIEW statements: `fast_checked` (canonical payloads, decided in SQL) and `slow_input` (the rest, but
+    watermark ticks: pipelines.watermark_ticks; they are no clicks and never reach a sink or the dead-letter topic).
 
     `carry`: further columns of `source` passed through unchanged (e.g. the online job's rowtime attribute);
     `prefix`: prepended to every view name (a second validation stage in the same job).
@@ -160,5 +162,6 @@ def fast_path_sql(source: str, skew_s: int, carry: tuple[str, ...] = (), prefix:
                 request_id{extra}
             FROM (SELECT *, NOT ({in_future}) AS ok FROM {p}fast_fields)""",
         "slow_input": f"""CREATE TEMPORARY VIEW {p}slow_input AS
-            SELECT payload, kafka_partition, kafka_offset{extra} FROM {source} WHERE NOT {is_fast}""",
+            SELECT payload, kafka_partition, kafka_offset{extra} FROM {source}
+            WHERE NOT {is_fast} AND NOT {sql_is_tick()}""",
     }

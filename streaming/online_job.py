@@ -7,7 +7,8 @@ discipline it shares (streaming.checkpoints, folder ONLINE_CHECKPOINTS).
 
 - event time: `ts` of each event, watermark = max ts - online_allowed_lateness_s per partition, one watermark
   for both topics (long-running: one source); later events are left out of the windows and counted in the
-  dead-letter topic (kind 'late');
+  dead-letter topic (kind 'late'); long-running, a Ticker thread writes a watermark tick into every partition
+  of both topics every watermark_tick_s (pipelines.watermark_ticks), so no partition idles;
 - attribution (one event-time temporal join): a click joins its impression by request_id, else the latest
   impression that showed the movie to the user (user + movie), at most attribution_window_s before the click; the
   rest is 'unattributed';
@@ -26,6 +27,7 @@ import json
 from pathlib import Path
 
 from pipelines.settings import Settings, get_settings
+from pipelines.watermark_ticks import Ticker
 from streaming import checkpoints, online_sql
 from streaming.checkpoints import BOUNDED, LONG_RUNNING, ONLINE_CHECKPOINTS
 from streaming.online_graph import build
@@ -48,7 +50,15 @@ def run(settings: Settings, mode: str, stop_offsets: dict[str, dict[int, int]] |
         ensure_online_table(settings)
     checkpoint_root, restore_from = checkpoints.prepare(settings, mode, fresh, ONLINE_CHECKPOINTS)
     _, statements = build(settings, checkpoint_root, restore_from, stop_offsets)
-    submit_and_wait(statements, "online job", mode, checkpoint_root, restore_from, status_file)
+    ticker = None
+    if mode == LONG_RUNNING and settings.watermark_tick_s > 0:
+        topics = [settings.impressions_topic, settings.clicks_topic]
+        ticker = Ticker(settings.kafka_bootstrap, topics, settings.watermark_tick_s).start()
+    try:
+        submit_and_wait(statements, "online job", mode, checkpoint_root, restore_from, status_file)
+    finally:
+        if ticker is not None:
+            ticker.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

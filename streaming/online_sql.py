@@ -23,6 +23,7 @@ from pipelines.events import MAX_ID
 from pipelines.impressions import MAX_ITEMS, MAX_LABEL, ImpressionEvent
 from pipelines.online_metrics import METRIC_FIELDS, METRIC_KEY, UNATTRIBUTED
 from pipelines.settings import Settings
+from pipelines.watermark_ticks import sql_is_tick
 from streaming.fast_path import _END, _SAFE_CHAR, _UUID, _sql_str, fast_path_sql
 from streaming.sql import offsets_spec, slow_checked_sql
 
@@ -79,6 +80,14 @@ def _kafka(settings: Settings) -> str:
     return f"'connector' = 'kafka', 'properties.bootstrap.servers' = '{settings.kafka_bootstrap}'"
 
 
+def idle_timeout_s(settings: Settings) -> int:
+    """After this long without a record a partition no longer holds the watermark back. With watermark ticks it
+    is a fallback for a stalled ticker (a broker outage), so it is long; without, it decides how soon windows
+    close after traffic stops (the corners this leaves: docs/streaming.md, Known limits)."""
+    floor = 30 if settings.watermark_tick_s > 0 else 5
+    return max(settings.online_allowed_lateness_s, floor)
+
+
 def _source(
     settings: Settings, name: str, topics: list[str], stop: dict[int, int] | None, long_running: bool
 ) -> str:
@@ -88,11 +97,7 @@ def _source(
         if stop is not None
         else ""
     )
-    idle = (
-        f", 'scan.watermark.idle-timeout' = '{max(settings.online_allowed_lateness_s, 5)}s'"
-        if long_running
-        else ""
-    )
+    idle = f", 'scan.watermark.idle-timeout' = '{idle_timeout_s(settings)}s'" if long_running else ""
     skew_ms = settings.max_future_skew_s * 1000
     raw_ts = "COALESCE(TRY_CAST(JSON_VALUE(payload, '$.ts') AS BIGINT), CAST(0 AS BIGINT))"
     return f"""CREATE TEMPORARY TABLE {name} (
@@ -173,9 +178,9 @@ TIMED = ("rowtime", "on_time", "wm")  # carried from the timed_* views through v
 
 
 def timed_view(name: str, source: str, topic: str | None = None) -> str:
-    """`source` (only `topic`'s records, if given) + on_time (rowtime after the current watermark) + wm (the
-    watermark, epoch ms), per record."""
-    where = f" WHERE topic = '{topic}'" if topic is not None else ""
+    """`source` (only `topic`'s records, if given; never watermark ticks, which have done their job once the
+    source has taken their ts) + on_time (rowtime after the current watermark) + wm (the watermark, epoch ms)."""
+    where = f" WHERE NOT {sql_is_tick()}" + (f" AND topic = '{topic}'" if topic is not None else "")
     return f"""CREATE TEMPORARY VIEW {name} AS
         SELECT payload, kafka_partition, kafka_offset, rowtime,
             COALESCE(rowtime > CURRENT_WATERMARK(rowtime), TRUE) AS on_time,

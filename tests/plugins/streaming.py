@@ -55,6 +55,8 @@ def online_settings(stream_settings: Settings) -> Settings:
             "impressions_partitions": 1, "trending_topic": f"otrending-{suffix}", "flink_parallelism": 1,
             "online_window_s": 60, "online_allowed_lateness_s": 30, "attribution_window_s": 600,
             "trending_window_s": 120, "trending_slide_s": 60,
+            # fixture streams use fixed past timestamps; wall-clock ticks would make them late (test_online_ticks)
+            "watermark_tick_s": 0,
         }
     )  # fmt: skip
     ensure_topics(settings)
