@@ -24,7 +24,8 @@ MARKER = "MOVIEREC_CLUSTER_PROFILE"
 # engine of this profile -> the docker-compose.yml service that runs it in a container deployment
 COMPOSE_SERVICES = {
     "s3": "minio", "broker": "kafka", "postgres": "postgres", "flink-jobmanager": "flink-jobmanager",
-    "flink-taskmanager": "flink-taskmanager", "landing job": "flink-job", "mlflow": "mlflow",
+    "flink-taskmanager": "flink-taskmanager", "landing job": "flink-job", "online job": "flink-online-job",
+    "watermark-ticker": "watermark-ticker", "mlflow": "mlflow",
     "airflow": "airflow-scheduler", "serving": "serving-1",
 }  # fmt: skip
 
@@ -69,10 +70,17 @@ def replica(settings: Settings, port: int) -> ManagedProcess:
                           ready=lambda: http_ok(f"http://127.0.0.1:{port}/healthz"))  # fmt: skip
 
 
+def ticker(settings: Settings) -> ManagedProcess:
+    """The online job's watermark ticker (streaming.ticker): its driver does not stay after `flink run`."""
+    cmd = [str(settings.venv_python("ml")), "-m", "streaming.ticker"]
+    return ManagedProcess("watermark-ticker", cmd, settings.pids_dir, settings.logs_dir, cwd=PROJECT_ROOT)
+
+
 def processes(settings: Settings) -> list[ManagedProcess]:
-    """Every process of the profile in start order (the Flink job is not one: it lives in the cluster)."""
+    """Every process of the profile in start order (the Flink jobs are not: they live in the cluster)."""
     return [
         s3.s3_process(settings), s3_broker(settings), *flink_cluster.processes(settings),
+        *([ticker(settings)] if settings.watermark_tick_s > 0 else []),
         mlflow_pg.mlflow_process(settings), airflow_pg.airflow_process(settings),
         *[replica(settings, p) for p in replica_ports(settings)],
     ]  # fmt: skip
@@ -126,6 +134,8 @@ def up(settings: Settings) -> None:
         (f"landing job via flink run, parallelism {settings.flink_parallelism}", lambda: flink_submit.submit(settings)),
         (f"online job (attribution, CTR windows, trending) via flink run, parallelism "
          f"{settings.flink_online_parallelism}", lambda: flink_submit.submit(settings, job=ONLINE)),
+        *([(f"watermark ticker, every {settings.watermark_tick_s}s", lambda: ticker(settings).start(timeout=30))]
+          if settings.watermark_tick_s > 0 else []),
         (f"MLflow (PostgreSQL + S3 artifacts) on 127.0.0.1:{settings.mlflow_port}", lambda: mlflow_pg.start(settings)),
         (f"Airflow (LocalExecutor x{settings.cluster_airflow_parallelism}, PostgreSQL {postgres.database_name(settings, 'airflow')}) "
          f"on 127.0.0.1:{settings.airflow_port}", lambda: airflow_pg.start(settings)),

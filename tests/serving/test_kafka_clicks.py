@@ -9,6 +9,7 @@ import pytest
 
 from infra.processes import free_port
 from pipelines.events import ClickEvent
+from pipelines.watermark_ticks import Ticker, is_tick
 from serving.clicks import ClickNotAcknowledged, ClickPublisher
 from serving.recent_clicks import ClickTopicFollower, RecentClicks
 from tests.helpers import read_topic, wait_until
@@ -36,6 +37,28 @@ def test_publish_is_acked_keyed_by_user_and_followed(broker):
         # keyed by user: one user's clicks land in one partition, in order
         assert len({r.partition() for r in records if r.key() == b"7"}) == 1
     finally:
+        follower.stop()
+        publisher.close()
+
+
+def test_watermark_ticks_reach_every_partition_and_the_follower_skips_them(broker):
+    topic = "clicks-ticks"
+    publisher = ClickPublisher(broker, topic, ack_timeout_s=5, partitions=3)
+    state = RecentClicks(3600, 100, 100)
+    follower = ClickTopicFollower(broker, topic, state, poll_timeout_s=0.1)
+    ticker = Ticker(broker, [topic], interval_s=0.2)
+    try:
+        assert publisher.ensure_topic()
+        follower.start()
+        ticker.start()
+        wait_until(lambda: ticker.sent >= 6, 10, what="two rounds of ticks")
+        assert publisher.publish_and_wait(ClickEvent(user_id=9, movie_id=4, event="like"))
+        wait_until(lambda: state.movies(9) == {4}, 5, what="follower caught up")
+        ticks = [r for r in read_topic(broker, topic, 3, want=ticker.sent + 1) if is_tick(r.key(), r.value())]
+        assert {r.partition() for r in ticks} == {0, 1, 2} and ticker.last_error is None
+        assert follower.consumed == 1, "ticks are no clicks"
+    finally:
+        ticker.stop()
         follower.stop()
         publisher.close()
 

@@ -11,6 +11,8 @@ import pytest
 
 from infra import flink_job
 from pipelines.feedback import commit_feedback_watermark, read_landed_feedback, snapshot_new_feedback
+from pipelines.kafka_config import producer
+from pipelines.watermark_ticks import TICK_KEY, tick_payload
 from streaming.dlq import read_dlq
 from tests.helpers import wait_until
 from tests.streaming.helpers import INVALID_PAYLOADS, landed_file_ids, landed_pg_ids, produce, valid_events
@@ -22,9 +24,14 @@ def test_bounded_run_lands_valid_once_dead_letters_invalid_and_reader_consumes_o
     s = stream_settings
     first = valid_events(600, seed=1)
     produce(s, first + first[:200], raw=INVALID_PAYLOADS)  # 200 duplicates of valid events
+    # the online job's watermark ticks share the topic: neither landed nor dead-lettered
+    ticks = producer(s.kafka_bootstrap)
+    for p in range(s.clicks_partitions):
+        ticks.produce(s.clicks_topic, key=TICK_KEY, value=tick_payload(int(time.time() * 1000)), partition=p)
+    assert ticks.flush(10) == 0
 
     summary = flink_job.run_bounded(s)
-    assert summary["pending"] == 800 + len(INVALID_PAYLOADS)
+    assert summary["pending"] == 800 + len(INVALID_PAYLOADS) + s.clicks_partitions
     files = landed_file_ids(s)
     assert set(files) == {str(e.event_id) for e in first} and max(files.values()) == 1
     if s.feedback_postgres_url:
