@@ -300,9 +300,10 @@ def click_keys(s: Settings, sent) -> list[tuple[tuple, int]]:
     w, window = s.online_window_s * S, s.attribution_window_s * S
     imps = [(e, ts) for e, ts, topic in sent if topic == s.impressions_topic]
     by_request = {str(e.request_id): (e, ts) for e, ts in imps}
-    latest: dict[int, list] = {}
+    shown: dict[tuple[int, int], list] = {}
     for e, ts in imps:
-        latest.setdefault(e.user_id, []).append((e, ts))
+        for movie in dict.fromkeys(e.items):
+            shown.setdefault((e.user_id, movie), []).append((e, ts))
     out = []
     for c, ts, topic in sent:
         if topic != s.clicks_topic or c.event != "click":
@@ -310,7 +311,7 @@ def click_keys(s: Settings, sent) -> list[tuple[tuple, int]]:
         if c.request_id is not None:
             imp = by_request.get(str(c.request_id))
         else:
-            before = [x for x in latest.get(c.user_id, []) if x[1] <= ts]
+            before = [x for x in shown.get((c.user_id, c.movie_id), []) if x[1] <= ts]
             imp = before[-1] if before else None
         if imp is not None and imp[1] <= ts and ts - imp[1] <= window and imp[0].position(c.movie_id):
             e = imp[0]

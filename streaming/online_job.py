@@ -42,23 +42,24 @@ def ensure_online_table(settings: Settings) -> None:
 
 
 def run(settings: Settings, mode: str, stop_offsets: dict[str, dict[int, int]] | None, status_file: Path | None,
-        fresh: bool = False) -> None:  # fmt: skip
-    """Submit the job and block until it ends (bounded) or forever (long-running)."""
+        fresh: bool = False, external_ticker: bool = False) -> None:  # fmt: skip
+    """Submit the job and block until it ends (bounded) or forever (long-running). Long-running, this process
+    also runs the watermark ticker, unless `external_ticker` (`flink run --detached`: the driver exits after
+    submission; streaming.ticker runs beside the cluster)."""
     prepare_jvm(settings, settings.flink_online_jvm_heap)
     settings.online_metrics_dir.mkdir(parents=True, exist_ok=True)
     if settings.feedback_postgres_url:
         ensure_online_table(settings)
     checkpoint_root, restore_from = checkpoints.prepare(settings, mode, fresh, ONLINE_CHECKPOINTS)
     _, statements = build(settings, checkpoint_root, restore_from, stop_offsets)
-    ticker = None
-    if mode == LONG_RUNNING and settings.watermark_tick_s > 0:
-        topics = [settings.impressions_topic, settings.clicks_topic]
-        ticker = Ticker(settings.kafka_bootstrap, topics, settings.watermark_tick_s).start()
+    topics = [settings.impressions_topic, settings.clicks_topic]
+    ticker = Ticker(settings.kafka_bootstrap, topics, settings.watermark_tick_s)
+    ticks = mode == LONG_RUNNING and settings.watermark_tick_s > 0 and not external_ticker
     try:
-        submit_and_wait(statements, "online job", mode, checkpoint_root, restore_from, status_file)
+        submit_and_wait(statements, "online job", mode, checkpoint_root, restore_from, status_file,
+                        on_submitted=ticker.start if ticks else None)  # fmt: skip
     finally:
-        if ticker is not None:
-            ticker.stop()
+        ticker.stop()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,6 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--status-file", type=Path)
     parser.add_argument("--fresh", action="store_true", help="ignore retained checkpoints")
+    parser.add_argument(
+        "--external-ticker",
+        action="store_true",
+        help="streaming.ticker runs elsewhere (flink run --detached)",
+    )
     args = parser.parse_args(argv)
     settings = Settings(**json.loads(args.settings.read_text())) if args.settings else get_settings()
     stop = None
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         }
     if (args.mode == BOUNDED) != (stop is not None):
         parser.error("--stop-offsets is required in bounded mode and only there")
-    run(settings, args.mode, stop, args.status_file, fresh=args.fresh)
+    run(settings, args.mode, stop, args.status_file, fresh=args.fresh, external_ticker=args.external_ticker)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from pipelines.settings import Settings
@@ -20,12 +21,15 @@ def prepare_jvm(settings: Settings, heap: str | None = None) -> None:
 
 
 def submit_and_wait(statements, name: str, mode: str, checkpoint_root: Path, restore_from: Path | None,
-                    status_file: Path | None) -> None:  # fmt: skip
-    """Execute, write the status file (pid, job id, mode, restored_from) for infra.flink_job, wait; a bounded run
-    leaves no checkpoint behind."""
+                    status_file: Path | None, on_submitted: Callable[[], object] | None = None) -> None:  # fmt: skip
+    """Execute, write the status file (pid, job id, mode, restored_from) for infra.flink_job, call `on_submitted`
+    (planning is done by then: no helper thread runs while the planner does), wait; a bounded run leaves no
+    checkpoint behind."""
     result = statements.execute()
     job_id = str(result.get_job_client().get_job_id())
     print(f"submitted {name} {job_id} mode={mode} restored_from={restore_from}", flush=True)
+    if on_submitted is not None:
+        on_submitted()
     if status_file is not None:
         status = {
             "pid": os.getpid(),

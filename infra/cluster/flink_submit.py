@@ -53,6 +53,10 @@ def run_command(
     """`flink run` of `job` at its parallelism, detached, against our JobManager."""
     python = str(settings.venv_python("flink"))
     extra = ["--fresh"] if fresh else []
+    if (
+        job == ONLINE
+    ):  # the driver exits after a detached submission: infra.cluster.profile runs streaming.ticker
+        extra.append("--external-ticker")
     return [
         "bash", str(flink_home(settings) / "bin" / "flink"), "run", "--detached",
         "--jobmanager", f"127.0.0.1:{settings.flink_rest_port}",

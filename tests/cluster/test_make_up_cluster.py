@@ -18,8 +18,9 @@ import pytest
 
 from infra.cluster import freshness, postgres, profile
 from infra.processes import descendants, pid_alive, port_open
+from pipelines.online_metrics import read_online_metrics
 from pipelines.settings import Settings
-from tests.helpers import FIXTURE_DATA_ROOT, REPO_ROOT, free_port
+from tests.helpers import FIXTURE_DATA_ROOT, REPO_ROOT, free_port, wait_until
 from tests.plugins.streaming import postgres_available
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -56,6 +57,8 @@ def profile_env(tmp_path) -> tuple[dict[str, str], Settings]:
         "MOVIEREC_FLINK_REST_PORT": str(free_port()),
         "MOVIEREC_FLINK_RPC_PORT": str(free_port()),
         "MOVIEREC_CLUSTER_DATABASE_PREFIX": f"mrtest_{uuid.uuid4().hex[:8]}",
+        "MOVIEREC_ONLINE_WINDOW_S": "5",  # online rows a few seconds after the replicas' impressions
+        "MOVIEREC_ONLINE_ALLOWED_LATENESS_S": "5",
         "MOVIEREC_EPOCHS": "2",
         "MOVIEREC_EMBEDDING_DIM": "8",
         "MOVIEREC_MLP_LAYERS": "[16, 8]",
@@ -95,6 +98,12 @@ def test_make_up_cluster_then_make_down_leaves_nothing(profile_env):
 
         fresh = freshness.check(profile.replica_ports(settings), USER, budget_s=2.0)
         assert fresh["ok"], fresh
+        # the replicas' impressions reach the online job (parallelism 2, fed by the watermark ticker) and land
+        assert settings.flink_online_parallelism == 2
+        wait_until(
+            lambda: int(read_online_metrics(settings)["impressions"].sum()) > 0,
+            timeout=120, interval=2, what="online metric rows of the cluster's online job",
+        )  # fmt: skip
     finally:
         down = make("down", env, timeout=300)
         for role in ("mlflow", "feedback", "airflow"):

@@ -117,7 +117,12 @@ def test_compose_flink_keys_are_the_profile_keys(compose):
 @pytest.mark.parametrize("service, job", [("flink-job", "landing"), ("flink-online-job", "online")])
 def test_compose_submits_like_the_profile(compose, service, job):
     command = shlex.split(compose["services"][service]["command"][0].split("&&", 1)[1])
-    local = flink_submit.run_command(Settings(), Path("/tmp/settings.json"), job=job)
+    overrides = profile.cluster_overrides(Settings())  # the profile's online parallelism, as compose sets it
+    cluster = Settings(flink_online_parallelism=int(overrides["MOVIEREC_FLINK_ONLINE_PARALLELISM"]))
+    assert compose["x-movierec-env"]["MOVIEREC_FLINK_ONLINE_PARALLELISM"] == str(
+        cluster.flink_online_parallelism
+    )
+    local = flink_submit.run_command(cluster, Path("/tmp/settings.json"), job=job)
     options = {token for token in command if token.startswith("-")}
     assert options <= {token for token in local if token.startswith("-")}
     for flag in ("--parallelism", "-pym", "--mode"):
