@@ -391,13 +391,16 @@ def landing_level(s: Settings, gen: StreamGen, args, imp_rate: float, landed: La
 
 
 def online_lag(s: Settings, wait_s: float = 120) -> dict:
-    """Seconds until the online job's committed offsets reach the end of both topics (None: not within wait_s)."""
+    """Seconds until the online job's committed offsets reach the end both topics had when this was called (None:
+    not within wait_s). The end is taken once: the job's own watermark ticks keep adding records after it."""
     began = time.monotonic()
+    ends = {t: flink_job.pending_offsets(s, t, s.flink_online_consumer_group)[1]
+            for t in (s.impressions_topic, s.clicks_topic)}  # fmt: skip
     while time.monotonic() - began < wait_s:
         lag = 0
-        for topic in (s.impressions_topic, s.clicks_topic):
-            start, stop = flink_job.pending_offsets(s, topic, s.flink_online_consumer_group)
-            lag += sum(stop[p] - start[p] for p in stop)
+        for topic, stop in ends.items():
+            start = flink_job.pending_offsets(s, topic, s.flink_online_consumer_group)[0]
+            lag += sum(max(0, stop[p] - start[p]) for p in stop)
         if lag == 0:
             return {"caught_up_after_s": round(time.monotonic() - began, 1)}
         time.sleep(2)

@@ -18,7 +18,7 @@ from pipelines.impressions import ImpressionEvent
 from pipelines.kafka_config import ensure_topics, producer
 from pipelines.online_metrics import UNATTRIBUTED, arm_totals, read_online_metrics
 from pipelines.settings import Settings
-from pipelines.watermark_ticks import TICK_KEY, is_tick, tick_payload, tick_ts
+from pipelines.watermark_ticks import is_tick
 from streaming.dlq import read_dlq
 from tests.helpers import read_topic, wait_until
 
@@ -40,12 +40,6 @@ def burst(k: int) -> tuple[list[ImpressionEvent], list[ClickEvent]]:
     clicks.append(ClickEvent(user_id=imps[0].user_id, movie_id=5, ts=now + 20))
     clicks.append(ClickEvent(user_id=imps[1].user_id, movie_id=99, ts=now + 21))
     return imps, clicks
-
-
-def test_tick_payload_round_trip():
-    value = tick_payload(1_700_000_000_123)
-    assert is_tick(TICK_KEY) and is_tick(None, value) and not is_tick(b"42", b'{"schema_version":1}')
-    assert tick_ts(value) == 1_700_000_000_123
 
 
 def test_parallel_job_with_ticks_counts_every_event_after_idle_gaps(online_settings: Settings):
