@@ -54,12 +54,8 @@ class Ticker:
     """
 
     def __init__(self, bootstrap: str, topics: Sequence[str], interval_s: float, refresh_s: float = 30.0):
-        self.bootstrap, self.topics, self.interval_s, self.refresh_s = (
-            bootstrap,
-            list(topics),
-            interval_s,
-            refresh_s,
-        )
+        self.bootstrap, self.topics = bootstrap, list(topics)
+        self.interval_s, self.refresh_s = interval_s, refresh_s
         self.sent = 0
         self.last_error: str | None = None
         self._stop = threading.Event()

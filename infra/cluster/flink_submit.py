@@ -53,9 +53,8 @@ def run_command(
     """`flink run` of `job` at its parallelism, detached, against our JobManager."""
     python = str(settings.venv_python("flink"))
     extra = ["--fresh"] if fresh else []
-    if (
-        job == ONLINE
-    ):  # the driver exits after a detached submission: infra.cluster.profile runs streaming.ticker
+    # the driver exits after a detached submission: infra.cluster.profile runs streaming.ticker instead
+    if job == ONLINE:
         extra.append("--external-ticker")
     return [
         "bash", str(flink_home(settings) / "bin" / "flink"), "run", "--detached",
