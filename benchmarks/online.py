@@ -118,6 +118,21 @@ def _shuffle_blocks(events: list, rng: random.Random, block: int = 16) -> list:
     return out
 
 
+class ShownIndex:
+    """The documented fallback rule in Python: the latest impression (as of a time) that showed a movie to a user."""
+
+    def __init__(self, impressions):
+        """`impressions`: (ImpressionEvent, ts) pairs; ts is when it counts (its own ts, or when it was sent)."""
+        self.by_pair: dict[tuple[int, int], list[tuple[ImpressionEvent, int]]] = {}
+        for e, ts in sorted(impressions, key=lambda pair: pair[1]):
+            for movie in dict.fromkeys(e.items):
+                self.by_pair.setdefault((e.user_id, movie), []).append((e, ts))
+
+    def latest(self, click: ClickEvent, at: int) -> tuple[ImpressionEvent, int] | None:
+        before = [pair for pair in self.by_pair.get((click.user_id, click.movie_id), []) if pair[1] <= at]
+        return before[-1] if before else None
+
+
 def expected_rows(settings: Settings, imps: list[ImpressionEvent], clicks: list[ClickEvent]) -> dict:
     """{(window_start, version, variant, strategy): (impressions, clicks, clicks_at_10, position sum)} by the
     documented rule: by request_id, else the user's latest impression (as of the click) that showed the movie;
@@ -133,17 +148,14 @@ def expected_rows(settings: Settings, imps: list[ImpressionEvent], clicks: list[
     for e in imps:
         add(e.ts, (e.model_version, e.variant, e.strategy), 1, 0, 0, 0)
     by_request = {str(e.request_id): e for e in imps}
-    shown: dict[tuple[int, int], list[ImpressionEvent]] = {}
-    for e in sorted(imps, key=lambda e: e.ts):
-        for movie in dict.fromkeys(e.items):
-            shown.setdefault((e.user_id, movie), []).append(e)
+    shown = ShownIndex((e, e.ts) for e in imps)
     for c in {c.event_id: c for c in clicks if c.event == "click"}.values():
         if c.request_id is not None:
             imp, miss = by_request.get(str(c.request_id)), UNKNOWN_REQUEST
             imp = imp if imp is not None and imp.ts <= c.ts else None
         else:
-            before = [e for e in shown.get((c.user_id, c.movie_id), []) if e.ts <= c.ts]
-            imp, miss = (before[-1] if before else None), NO_IMPRESSION
+            found = shown.latest(c, c.ts)
+            imp, miss = (found[0] if found else None), NO_IMPRESSION
         pos = imp.position(c.movie_id) if imp is not None and c.ts - imp.ts <= window else None
         if pos is None:
             add(c.ts, ("", UNATTRIBUTED, miss), 0, 1, 0, 0)
@@ -300,19 +312,12 @@ def click_keys(s: Settings, sent) -> list[tuple[tuple, int]]:
     w, window = s.online_window_s * S, s.attribution_window_s * S
     imps = [(e, ts) for e, ts, topic in sent if topic == s.impressions_topic]
     by_request = {str(e.request_id): (e, ts) for e, ts in imps}
-    shown: dict[tuple[int, int], list] = {}
-    for e, ts in imps:
-        for movie in dict.fromkeys(e.items):
-            shown.setdefault((e.user_id, movie), []).append((e, ts))
+    shown = ShownIndex(imps)
     out = []
     for c, ts, topic in sent:
         if topic != s.clicks_topic or c.event != "click":
             continue
-        if c.request_id is not None:
-            imp = by_request.get(str(c.request_id))
-        else:
-            before = [x for x in shown.get((c.user_id, c.movie_id), []) if x[1] <= ts]
-            imp = before[-1] if before else None
+        imp = by_request.get(str(c.request_id)) if c.request_id is not None else shown.latest(c, ts)
         if imp is not None and imp[1] <= ts and ts - imp[1] <= window and imp[0].position(c.movie_id):
             e = imp[0]
             out.append(((ts - ts % w, e.model_version, e.variant, e.strategy), ts))

@@ -18,9 +18,12 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines import kafka_config
+
+if TYPE_CHECKING:
+    from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -99,3 +102,9 @@ class Ticker:
                 log.warning("watermark ticker: %s", self.last_error)
             self._stop.wait(self.interval_s)
         producer.flush(2)
+
+
+def online_ticker(settings: Settings) -> Ticker:
+    """The ticker of the online job's topics (not started): the job's own thread, or streaming.ticker's process."""
+    topics = [settings.impressions_topic, settings.clicks_topic]
+    return Ticker(settings.kafka_bootstrap, topics, settings.watermark_tick_s)

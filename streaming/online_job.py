@@ -27,7 +27,7 @@ import json
 from pathlib import Path
 
 from pipelines.settings import Settings, get_settings
-from pipelines.watermark_ticks import Ticker
+from pipelines.watermark_ticks import online_ticker
 from streaming import checkpoints, online_sql
 from streaming.checkpoints import BOUNDED, LONG_RUNNING, ONLINE_CHECKPOINTS
 from streaming.online_graph import build
@@ -52,8 +52,7 @@ def run(settings: Settings, mode: str, stop_offsets: dict[str, dict[int, int]] |
         ensure_online_table(settings)
     checkpoint_root, restore_from = checkpoints.prepare(settings, mode, fresh, ONLINE_CHECKPOINTS)
     _, statements = build(settings, checkpoint_root, restore_from, stop_offsets)
-    topics = [settings.impressions_topic, settings.clicks_topic]
-    ticker = Ticker(settings.kafka_bootstrap, topics, settings.watermark_tick_s)
+    ticker = online_ticker(settings)
     ticks = mode == LONG_RUNNING and settings.watermark_tick_s > 0 and not external_ticker
     try:
         submit_and_wait(statements, "online job", mode, checkpoint_root, restore_from, status_file,

@@ -11,7 +11,7 @@ import signal
 import threading
 
 from pipelines.settings import get_settings
-from pipelines.watermark_ticks import Ticker
+from pipelines.watermark_ticks import online_ticker
 
 
 def main() -> None:
@@ -21,9 +21,11 @@ def main() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    topics = [settings.impressions_topic, settings.clicks_topic]
-    ticker = Ticker(settings.kafka_bootstrap, topics, settings.watermark_tick_s).start()
-    print(f"ticking {topics} on {settings.kafka_bootstrap} every {settings.watermark_tick_s}s", flush=True)
+    ticker = online_ticker(settings).start()
+    print(
+        f"ticking {ticker.topics} on {settings.kafka_bootstrap} every {settings.watermark_tick_s}s",
+        flush=True,
+    )
     stop.wait()
     ticker.stop()
     print(f"stopped after {ticker.sent} ticks (last error: {ticker.last_error})", flush=True)
